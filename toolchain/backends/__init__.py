@@ -1,0 +1,1 @@
+"""Backends: C generation, cross builds, emulator drivers."""

@@ -1,0 +1,1 @@
+"""Codecs: the error-bounded AE codec (integer reference) and its baselines."""

@@ -1,0 +1,1 @@
+"""Quantization: float models to exact integer models."""

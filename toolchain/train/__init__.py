@@ -1,0 +1,1 @@
+"""Offline training (runs on the host / base station)."""
