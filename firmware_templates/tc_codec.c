@@ -94,41 +94,50 @@ static void tc_impute(int16_t *x, uint8_t *n_imputed)
     }
 }
 
-/* Residual block: residual.choose + residual.encode. */
+/* zigzag of q[i] (mode 2) or of q[i] - q[i-1] (mode 3): residual.zigzag / residual._delta */
+static uint32_t tc_zz(uint16_t i, uint8_t delta)
+{
+    int32_t v = tc_work.q[i];
+    if (delta && i > 0) v -= tc_work.q[i - 1];
+    return v < 0 ? ((uint32_t)(-v) << 1) - 1u : (uint32_t)v << 1;
+}
+
+/* Add the Rice cost of v for every k (saturated at 0xFFFF: only losing candidates saturate). */
+static void tc_cost(uint16_t *c, uint32_t v, uint8_t extra)
+{
+    uint8_t k;
+    for (k = 0; k < 16; k++) {
+        uint32_t t = c[k] + v + 1u + extra + k;
+        c[k] = t > 0xFFFFu ? 0xFFFFu : (uint16_t)t;
+        v >>= 1;
+    }
+}
+
+/* Residual block: residual.choose + residual.encode. Modes 1 sparse, 2 dense, 3 delta. */
 static void tc_residual(tc_bits_t *w, uint16_t n_nonzero)
 {
-    uint16_t cs[16], cd[16];
-    uint16_t i, best, bmode, bk;
-    uint8_t k;
+    uint16_t cost[3][16];
+    uint16_t i, best;
+    uint8_t k, mode, bmode, bk;
     if (n_nonzero == 0) {
         tc_put(w, 0u, 2);
         return;
     }
     for (k = 0; k < 16; k++) {
-        cs[k] = 6u + TC_N;
-        cd[k] = 6u;
+        cost[0][k] = 6u + TC_N;
+        cost[1][k] = 6u;
+        cost[2][k] = 6u;
     }
-    /* Costs are saturated at 0xFFFF: only ever losing candidates saturate. */
     for (i = 0; i < TC_N; i++) {
         int32_t q = tc_work.q[i];
-        uint32_t v = q < 0 ? ((uint32_t)(-q) << 1) - 1u : (uint32_t)q << 1;
-        uint32_t a = q < 0 ? (uint32_t)(-q) - 1u : (uint32_t)q - 1u;
-        for (k = 0; k < 16; k++) {
-            uint32_t t = cd[k] + v + 1u + k;
-            cd[k] = t > 0xFFFFu ? 0xFFFFu : (uint16_t)t;
-            if (q != 0) {
-                t = cs[k] + a + 2u + k;
-                cs[k] = t > 0xFFFFu ? 0xFFFFu : (uint16_t)t;
-                a >>= 1;
-            }
-            v >>= 1;
-        }
+        if (q != 0) tc_cost(cost[0], (q < 0 ? (uint32_t)(-q) : (uint32_t)q) - 1u, 1);
+        tc_cost(cost[1], tc_zz(i, 0), 0);
+        tc_cost(cost[2], tc_zz(i, 1), 0);
     }
-    best = cs[0]; bmode = 1; bk = 0;
-    for (k = 1; k < 16; k++)
-        if (cs[k] < best) { best = cs[k]; bk = k; }
-    for (k = 0; k < 16; k++)
-        if (cd[k] < best) { best = cd[k]; bmode = 2; bk = k; }
+    best = 0xFFFFu; bmode = 1; bk = 0;
+    for (mode = 0; mode < 3; mode++)
+        for (k = 0; k < 16; k++)
+            if (cost[mode][k] < best) { best = cost[mode][k]; bmode = (uint8_t)(mode + 1); bk = k; }
     tc_put(w, bmode, 2);
     tc_put(w, bk, 4);
     if (bmode == 1) {
@@ -137,17 +146,14 @@ static void tc_residual(tc_bits_t *w, uint16_t n_nonzero)
             int32_t q = tc_work.q[i];
             if (q == 0) continue;
             tc_put(w, q < 0, 1);
-            tc_put_rice(w, (q < 0 ? (uint32_t)(-q) : (uint32_t)q) - 1u, (uint8_t)bk);
+            tc_put_rice(w, (q < 0 ? (uint32_t)(-q) : (uint32_t)q) - 1u, bk);
         }
     } else {
-        for (i = 0; i < TC_N; i++) {
-            int32_t q = tc_work.q[i];
-            tc_put_rice(w, q < 0 ? ((uint32_t)(-q) << 1) - 1u : (uint32_t)q << 1, (uint8_t)bk);
-        }
+        for (i = 0; i < TC_N; i++) tc_put_rice(w, tc_zz(i, bmode == 3), bk);
     }
 }
 
-uint16_t tc_encode(int16_t *x, uint16_t eps, uint8_t *out, uint8_t *n_imputed)
+uint16_t tc_encode(int16_t *x, uint16_t eps, uint8_t latent_bits, uint8_t *out, uint8_t *n_imputed)
 {
     tc_bits_t w;
     int16_t yq[TC_M];
@@ -155,6 +161,7 @@ uint16_t tc_encode(int16_t *x, uint16_t eps, uint8_t *out, uint8_t *n_imputed)
     uint16_t i, j, n_nonzero = 0, step = (uint16_t)(2u * eps + 1u);
     uint8_t any_missing = 0;
 
+    if (latent_bits < 1 || latent_bits > TC_MAX_LATENT_BITS) return 0; /* refused: 0 bits */
     w.buf = out;
     w.pos = 0;
     for (i = 0; i < TC_OUT_BYTES; i++) out[i] = 0;
@@ -189,10 +196,10 @@ uint16_t tc_encode(int16_t *x, uint16_t eps, uint8_t *out, uint8_t *n_imputed)
     for (j = 0; j < TC_M; j++) {
         acc = TC_B1[j];
         for (i = 0; i < TC_N; i++) acc += tc_mul16(TC_W1[j][i], tc_work.d[i]);
-        yq[j] = (int16_t)(tc_sigmoid(TC_RSHR(acc, TC_SHIFT1)) >> (15 - TC_LATENT_BITS));
-        tc_put(&w, (uint16_t)yq[j], TC_LATENT_BITS);
+        yq[j] = (int16_t)(tc_sigmoid(TC_RSHR(acc, TC_SHIFT1)) >> (15 - latent_bits));
+        tc_put(&w, (uint16_t)yq[j], latent_bits);
         /* the decoder sees the bin midpoint */
-        yq[j] = (int16_t)(((uint16_t)yq[j] << (15 - TC_LATENT_BITS)) + (1u << (14 - TC_LATENT_BITS)));
+        yq[j] = (int16_t)(((uint16_t)yq[j] << (15 - latent_bits)) + (1u << (14 - latent_bits)));
     }
 
     /* decoder layer -> xhat -> quantized residual q */

@@ -6,8 +6,11 @@
 
 #define TC_MISSING (-32768) /* a missing reading */
 
-/* Encodes one window in place (missing readings are imputed into x).
- * out must hold TC_OUT_BYTES; returns the exact number of bits written. */
-uint16_t tc_encode(int16_t *x, uint16_t eps, uint8_t *out, uint8_t *n_imputed);
+#define TC_MAX_LATENT_BITS 14
+
+/* Encodes one window in place (missing readings are imputed into x) with error bound eps
+ * (native units) and latent_bits (1..TC_MAX_LATENT_BITS) per latent unit.
+ * out must hold TC_OUT_BYTES; returns the exact number of bits written (0: refused). */
+uint16_t tc_encode(int16_t *x, uint16_t eps, uint8_t latent_bits, uint8_t *out, uint8_t *n_imputed);
 
 #endif

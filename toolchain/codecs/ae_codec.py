@@ -5,7 +5,8 @@ One window of n readings becomes (MSB first):
     mean:W           window mean - lo, W = the sensor's native word bits
     y:m*B            the latent code, B bits per unit
     residual block   toolchain.codecs.residual (bound eps on every non-missing reading)
-eps and B are session parameters, not sent per window.
+eps and B (latent_bits, 1..14, default model.latent_bits) are session parameters, not sent
+per window.
 Missing readings are imputed before encoding (temporal mode: mean of the window's observed
 readings; spatial mode: the paper's naive method, mean of the other sensors' offsets from their
 training means plus this sensor's mean) and reconstructed as imputed values, flagged missing.
@@ -22,6 +23,7 @@ from . import residual
 from .bitstream import BitReader, BitWriter, BitstreamError
 
 MISSING = -32768
+MAX_LATENT_BITS = 14  # tc_codec.h TC_MAX_LATENT_BITS
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
 
@@ -62,7 +64,15 @@ def window_mean(model: FixedModel, X: np.ndarray) -> np.ndarray:
     return np.clip(div_round(X.sum(1), model.n), model.lo, model.hi)
 
 
-def encode_latent(model: FixedModel, X: np.ndarray, mean: np.ndarray) -> np.ndarray:
+def _bits(model: FixedModel, latent_bits: int | None) -> int:
+    B = model.latent_bits if latent_bits is None else int(latent_bits)
+    if not 1 <= B <= MAX_LATENT_BITS:
+        raise ValueError(f"latent_bits must be 1..{MAX_LATENT_BITS}, got {B}")
+    return B
+
+
+def encode_latent(model: FixedModel, X: np.ndarray, mean: np.ndarray,
+                  latent_bits: int | None = None) -> np.ndarray:
     a = model.arrays()
     t = np.clip(X - mean[:, None], -model.c, model.c)
     d = D_MID + rshr(t * model.k_in, model.s_in)
@@ -70,13 +80,14 @@ def encode_latent(model: FixedModel, X: np.ndarray, mean: np.ndarray) -> np.ndar
     _check32(acc, "encoder accumulator")
     z = np.clip(rshr(acc, model.f1 + 15 - SIG_IN_FRAC), SIG_ZMIN, SIG_ZMAX)
     y = sigmoid_q8(z)
-    return y >> (15 - model.latent_bits)
+    return y >> (15 - _bits(model, latent_bits))
 
 
-def decode_latent(model: FixedModel, mean: np.ndarray, yq: np.ndarray) -> np.ndarray:
+def decode_latent(model: FixedModel, mean: np.ndarray, yq: np.ndarray,
+                  latent_bits: int | None = None) -> np.ndarray:
     """xhat from (mean, latent code): shared by the device's encoder and the host decoder."""
     a = model.arrays()
-    B = model.latent_bits
+    B = _bits(model, latent_bits)
     yd = (yq << (15 - B)) + (1 << (14 - B))
     acc = yd @ a["W2"].T + a["B2"][None, :]
     _check32(acc, "decoder accumulator")
@@ -96,24 +107,26 @@ class Batch:
     x_rec: np.ndarray     # (N, n) what the receiver reconstructs
     bits: np.ndarray      # (N,) exact bits per window
     eps: int
+    latent_bits: int
 
 
-def encode_batch(model: FixedModel, X: np.ndarray, eps: int) -> Batch:
+def encode_batch(model: FixedModel, X: np.ndarray, eps: int, latent_bits: int | None = None) -> Batch:
     """Vectorised encoder: decisions, reconstruction and exact bit counts (no packing)."""
     if eps < 0 or eps > 16383:
         raise ValueError(f"eps must be in 0..16383 native units, got {eps}")
     X = np.atleast_2d(np.asarray(X, dtype=np.int64))
     if X.shape[1] != model.n:
         raise ValueError(f"windows have {X.shape[1]} samples but model {model.name} takes {model.n}")
+    B = _bits(model, latent_bits)
     Xi, miss = impute(model, X)
     mean = window_mean(model, Xi)
-    yq = encode_latent(model, Xi, mean)
-    xhat = decode_latent(model, mean, yq)
+    yq = encode_latent(model, Xi, mean, B)
+    xhat = decode_latent(model, mean, yq, B)
     q = residual.quantize_residual(Xi - xhat, eps)
     x_rec = xhat + residual.dequantize_residual(q, eps)
-    head = 1 + np.where(miss.any(1), model.n, 0) + model.word_bits + model.m * model.latent_bits
+    head = 1 + np.where(miss.any(1), model.n, 0) + model.word_bits + model.m * B
     bits = head + np.array([residual.choose(row)[2] for row in q], dtype=np.int64)
-    return Batch(miss, mean, yq, q, x_rec, bits, eps)
+    return Batch(miss, mean, yq, q, x_rec, bits, eps, B)
 
 
 def pack(model: FixedModel, batch: Batch, i: int) -> tuple[bytes, int]:
@@ -126,18 +139,20 @@ def pack(model: FixedModel, batch: Batch, i: int) -> tuple[bytes, int]:
             w.write(int(b), 1)
     w.write(int(batch.mean[i] - model.lo), model.word_bits)
     for v in batch.yq[i]:
-        w.write(int(v), model.latent_bits)
+        w.write(int(v), batch.latent_bits)
     residual.encode(w, batch.q[i])
     assert w.nbits == batch.bits[i]
     return w.to_bytes(), w.nbits
 
 
-def encode(model: FixedModel, X: np.ndarray, eps: int) -> list[tuple[bytes, int]]:
-    batch = encode_batch(model, X, eps)
+def encode(model: FixedModel, X: np.ndarray, eps: int,
+           latent_bits: int | None = None) -> list[tuple[bytes, int]]:
+    batch = encode_batch(model, X, eps, latent_bits)
     return [pack(model, batch, i) for i in range(len(batch.bits))]
 
 
-def decode(model: FixedModel, data: bytes, nbits: int, eps: int) -> tuple[np.ndarray, np.ndarray]:
+def decode(model: FixedModel, data: bytes, nbits: int, eps: int,
+           latent_bits: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Host decoder: (x_rec int64 (n,), missing mask) from one window's bytes."""
     r = BitReader(data, nbits)
     n = model.n
@@ -145,8 +160,9 @@ def decode(model: FixedModel, data: bytes, nbits: int, eps: int) -> tuple[np.nda
     if r.read(1):
         miss[:] = [r.read(1) for _ in range(n)]
     mean = r.read(model.word_bits) + model.lo
-    yq = np.array([[r.read(model.latent_bits) for _ in range(model.m)]], dtype=np.int64)
-    xhat = decode_latent(model, np.array([mean], dtype=np.int64), yq)[0]
+    B = _bits(model, latent_bits)
+    yq = np.array([[r.read(B) for _ in range(model.m)]], dtype=np.int64)
+    xhat = decode_latent(model, np.array([mean], dtype=np.int64), yq, B)[0]
     q = residual.decode(r, n)
     if r.remaining:
         raise BitstreamError(f"{r.remaining} bits left over after a window of model {model.name}")

@@ -8,6 +8,8 @@ Wire layout of one residual block (MSB first):
     mode:2   0 = all q are zero
              1 = sparse: k:4, bitmap:n, then per nonzero q: sign:1 (1 = negative), Rice_k(|q| - 1)
              2 = dense:  k:4, then per sample Rice_k(zigzag(q))
+             3 = delta:  k:4, then per sample Rice_k(zigzag(q[i] - q[i-1])), q[-1] = 0
+                 (pays where the residual is smooth: a reconstruction that misses a trend)
 The encoder picks the cheapest (mode, k), ties broken towards the lower mode, then lower k.
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ from .bitstream import BitReader, BitWriter, BitstreamError, unzigzag, zigzag
 MODE_BITS = 2
 K_BITS = 4
 K_MAX = (1 << K_BITS) - 1
-MODE_ZERO, MODE_SPARSE, MODE_DENSE = 0, 1, 2
+MODE_ZERO, MODE_SPARSE, MODE_DENSE, MODE_DELTA = 0, 1, 2, 3
 
 
 def quantize_residual(r: np.ndarray, eps: int) -> np.ndarray:
@@ -41,6 +43,10 @@ def _rice_costs(v: np.ndarray) -> np.ndarray:
     return ((v[None, :] >> ks[:, None]) + 1 + ks[:, None]).sum(axis=1)
 
 
+def _delta(q: np.ndarray) -> np.ndarray:
+    return np.diff(q, prepend=0)
+
+
 def choose(q: np.ndarray) -> tuple[int, int, int]:
     """(mode, k, bits) the encoder uses for residual vector q."""
     q = np.asarray(q, dtype=np.int64)
@@ -50,9 +56,11 @@ def choose(q: np.ndarray) -> tuple[int, int, int]:
     sparse = MODE_BITS + K_BITS + q.size + nz.size + _rice_costs(np.abs(nz) - 1)
     dense = MODE_BITS + K_BITS + _rice_costs(zigzag(q))
     best = (int(sparse.min()), MODE_SPARSE, int(sparse.argmin()))
-    d = (int(dense.min()), MODE_DENSE, int(dense.argmin()))
-    if d < best:
-        best = d
+    delta = MODE_BITS + K_BITS + _rice_costs(zigzag(_delta(q)))
+    for cand in ((int(dense.min()), MODE_DENSE, int(dense.argmin())),
+                 (int(delta.min()), MODE_DELTA, int(delta.argmin()))):
+        if cand < best:
+            best = cand
     bits, mode, k = best
     return mode, k, bits
 
@@ -70,9 +78,9 @@ def encode(w: BitWriter, q: np.ndarray) -> int:
         for v in q[q != 0]:
             w.write(1 if v < 0 else 0, 1)
             w.write_rice(abs(int(v)) - 1, k)
-    elif mode == MODE_DENSE:
+    elif mode in (MODE_DENSE, MODE_DELTA):
         w.write(k, K_BITS)
-        for u in zigzag(q):
+        for u in zigzag(q if mode == MODE_DENSE else _delta(q)):
             w.write_rice(int(u), k)
     assert w.nbits - start == bits, "cost model and writer disagree"
     return bits
@@ -83,8 +91,6 @@ def decode(r: BitReader, n: int) -> np.ndarray:
     q = np.zeros(n, dtype=np.int64)
     if mode == MODE_ZERO:
         return q
-    if mode not in (MODE_SPARSE, MODE_DENSE):
-        raise BitstreamError(f"residual block: unknown mode {mode} at bit {r.pos - MODE_BITS}")
     k = r.read(K_BITS)
     if mode == MODE_SPARSE:
         mask = np.array([r.read(1) for _ in range(n)], dtype=bool)
@@ -94,4 +100,6 @@ def decode(r: BitReader, n: int) -> np.ndarray:
             q[i] = -mag if neg else mag
     else:
         q[:] = unzigzag(np.array([r.read_rice(k) for _ in range(n)], dtype=np.int64))
+        if mode == MODE_DELTA:
+            q = np.cumsum(q)
     return q
