@@ -13,13 +13,14 @@ from ..quant.fixed_point import SIG_TABLE, FixedModel
 
 TEMPLATES = REPO_ROOT / "firmware_templates"
 CODEC_SOURCES = ("tc_codec.c",)
+MAX_LATENT_BITS = 14  # tc_codec.h TC_MAX_LATENT_BITS
 HARNESS = {"native": "main_native.c", "sim": "main_sim.c"}
 
 
 def worst_case_bits(m: FixedModel) -> int:
     """Largest window the encoder can emit: flag + bitmap + mean + latent + residual block
     (the cheapest mode is never dearer than dense Rice with k = 15; |q| < 2^17 gives <= 19 bits)."""
-    return 1 + m.n + m.word_bits + m.m * m.latent_bits + 6 + 19 * m.n
+    return 1 + m.n + m.word_bits + m.m * MAX_LATENT_BITS + 6 + 19 * m.n
 
 
 def model_hash(m: FixedModel) -> str:
