@@ -102,14 +102,28 @@ static uint32_t tc_zz(uint16_t i, uint8_t delta)
     return v < 0 ? ((uint32_t)(-v) << 1) - 1u : (uint32_t)v << 1;
 }
 
-/* Add the Rice cost of v for every k (saturated at 0xFFFF: only losing candidates saturate). */
-static void tc_cost(uint16_t *c, uint32_t v, uint8_t extra)
+/* Add sum_k (v >> k) for every k (saturated at 0xFFFF: a candidate saturates only if its
+ * true cost does, and the winner never does). The per-sample constant 1 + extra + k is added
+ * once per block in tc_residual: this loop stops as soon as v is 0, after ~log2(v) steps. */
+static void tc_cost(uint16_t *c, uint32_t v)
 {
-    uint8_t k;
-    for (k = 0; k < 16; k++) {
-        uint32_t t = c[k] + v + 1u + extra + k;
+    uint8_t k = 0;
+    while (v && k < 16) {
+        uint32_t t = c[k] + v;
         c[k] = t > 0xFFFFu ? 0xFFFFu : (uint16_t)t;
         v >>= 1;
+        k++;
+    }
+}
+
+static void tc_cost_const(uint16_t *c, uint16_t count, uint16_t per_sample)
+{
+    uint8_t k;
+    uint32_t add = (uint32_t)count * per_sample; /* count * (per_sample + k), built up in k */
+    for (k = 0; k < 16; k++) {
+        uint32_t t = c[k] + add;
+        c[k] = t > 0xFFFFu ? 0xFFFFu : (uint16_t)t;
+        add += count;
     }
 }
 
@@ -130,10 +144,14 @@ static void tc_residual(tc_bits_t *w, uint16_t n_nonzero)
     }
     for (i = 0; i < TC_N; i++) {
         int32_t q = tc_work.q[i];
-        if (q != 0) tc_cost(cost[0], (q < 0 ? (uint32_t)(-q) : (uint32_t)q) - 1u, 1);
-        tc_cost(cost[1], tc_zz(i, 0), 0);
-        tc_cost(cost[2], tc_zz(i, 1), 0);
+        if (q != 0) tc_cost(cost[0], (q < 0 ? (uint32_t)(-q) : (uint32_t)q) - 1u);
+        tc_cost(cost[1], tc_zz(i, 0));
+        tc_cost(cost[2], tc_zz(i, 1));
     }
+    /* sparse: sign + stop bit per nonzero; dense, delta: stop bit per sample; + k each */
+    tc_cost_const(cost[0], n_nonzero, 2);
+    tc_cost_const(cost[1], TC_N, 1);
+    tc_cost_const(cost[2], TC_N, 1);
     best = 0xFFFFu; bmode = 1; bk = 0;
     for (mode = 0; mode < 3; mode++)
         for (k = 0; k < 16; k++)
@@ -215,7 +233,14 @@ uint16_t tc_encode(int16_t *x, uint16_t eps, uint8_t latent_bits, uint8_t *out, 
         if (xhat > TC_HI) xhat = TC_HI;
         r = (int32_t)x[i] - xhat;
         a = (uint32_t)(r < 0 ? -r : r);
-        qa = step == 1u ? a : (a + eps) / step;
+        if (a <= eps)
+            qa = 0; /* within the bound: the common case needs no division */
+        else if (step == 1u)
+            qa = a;
+        else if (a + eps <= 0xFFFFu)
+            qa = (uint16_t)(a + eps) / step; /* 16-bit divide where it suffices */
+        else
+            qa = (a + eps) / step;
         tc_work.q[i] = r < 0 ? -(int32_t)qa : (int32_t)qa;
         if (qa) n_nonzero++;
     }

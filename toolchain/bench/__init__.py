@@ -1,0 +1,1 @@
+"""Benchmarks: rate-distortion tables, device measurements, energy."""

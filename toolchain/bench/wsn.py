@@ -1,0 +1,225 @@
+"""`make bench-wsn`: rate-distortion of the AE codec against the baselines, and device runs.
+
+Writes results/wsn_rate_distortion.csv, results/wsn_cr_vs_eps.png, results/wsn_device.csv.
+Every AE number on a device row comes from the bytes the firmware produced, decoded on the host.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .. import REPO_ROOT
+from ..codecs import ae_codec
+from ..codecs.baselines import BASELINES
+from ..codecs.metrics import metrics
+from ..quant.fixed_point import FixedModel
+from ..stages import params_hash, stage_dir, up_to_date, write_manifest
+from ..train.autoencoder import VARIANTS
+from ..train.datasets import Prepared, load_specs, prepare
+from ..train.fit import fit, load_model, save_curve, save_model
+from .energy import get_radio, radios, window_energy_uj
+
+RESULTS = REPO_ROOT / "results"
+DEVICE_BOARDS = ("native", "msp430g2553", "msp430f1611", "msp430f5529")
+G2553_WINDOWS = 200          # per eps: bit-exactness + cycles on the smallest board
+MITDB_DEVICE_WINDOWS = 1100  # per eps on the f1611: 50 per DS2 record
+VARIANT_NAMES = {"ae": "ae-basic", "wae": "ae-wae", "sae": "ae-sae"}
+
+RD_FIELDS = ["dataset", "signal", "mode", "model", "method", "eps", "eps_physical", "unit", "latent_bits",
+             "cr", "bits_per_sample", "rmse", "rmse_physical", "r2", "prd", "max_abs_err", "violations",
+             "windows", "samples", "imputed", "word_bits"]
+DEV_FIELDS = ["board", "model", "eps", "latent_bits", "windows", "bit_exact", "violations", "cr",
+              "cycles_per_window", "cycles_kind", "flash_bytes", "ram_bytes", "radio", "energy_raw_uj",
+              "energy_compressed_uj", "note"]
+
+
+def trained(prep: Prepared, variant: str) -> FixedModel:
+    """Stage "train" for one variant, cached under build/<model>/host with a manifest."""
+    d = stage_dir(prep.spec.name)
+    inputs = {"train": hashlib.sha256(prep.train.tobytes()).hexdigest(),
+              "val": hashlib.sha256(prep.val.tobytes()).hexdigest()}
+    params = {"variant": variant, "spec": prep.spec.__dict__}
+    out = d / f"model_{variant}.json"
+    if up_to_date(d, f"train_{variant}", inputs, params):
+        return load_model(out)
+    ae, fm = fit(prep, variant)
+    save_model(fm, out)
+    save_curve(ae, d / f"curve_{variant}.csv", d / f"curve_{variant}.png")
+    write_manifest(d, f"train_{variant}", inputs, params, [out.name, f"curve_{variant}.csv"])
+    return fm
+
+
+def observed_metrics(X: np.ndarray, Xrec: np.ndarray, miss: np.ndarray, bits, word_bits: int,
+                     eps: int) -> dict:
+    """Distortion over the readings that exist; size against every slot of every window sent."""
+    m = metrics(X[~miss], Xrec[~miss], int(np.sum(bits)), word_bits, eps)
+    m["cr"] = X.size * word_bits / float(np.sum(bits))
+    m["bits_per_sample"] = float(np.sum(bits)) / X.size
+    return m
+
+
+def best_latent_bits(fm: FixedModel, val: np.ndarray, eps: int, sweep: list[int]) -> int:
+    costs = {B: int(ae_codec.encode_batch(fm, val, eps, B).bits.sum()) for B in sweep}
+    return min(costs, key=lambda B: (costs[B], B))
+
+
+def _row(prep: Prepared, method: str, eps: int, m: dict, B, imputed: int, windows: int) -> dict:
+    return {"dataset": prep.dataset, "signal": prep.signal, "mode": prep.spec.mode, "model": prep.spec.name,
+            "method": method, "eps": eps, "eps_physical": f"{eps * prep.quantum:g}", "unit": prep.unit,
+            "latent_bits": B, "cr": f"{m['cr']:.4f}", "bits_per_sample": f"{m['bits_per_sample']:.4f}",
+            "rmse": f"{m['rmse']:.4f}", "rmse_physical": f"{m['rmse'] * prep.quantum:.5g}",
+            "r2": f"{m['r2']:.6f}", "prd": f"{m['prd']:.4f}", "max_abs_err": m["max_abs_err"],
+            "violations": m["violations"], "windows": windows, "samples": int(m.get("samples", 0)),
+            "imputed": imputed, "word_bits": prep.word_bits}
+
+
+def rate_distortion(prep: Prepared, test: np.ndarray, bar: tqdm) -> tuple[list[dict], dict]:
+    rows, chosen = [], {}
+    miss = test == ae_codec.MISSING
+    for variant in VARIANTS:
+        fm = trained(prep, variant)
+        for eps in prep.spec.eps:
+            B = best_latent_bits(fm, prep.val, eps, prep.spec.latent_bits_sweep)
+            b = ae_codec.encode_batch(fm, test, eps, B)
+            m = observed_metrics(test, b.x_rec, miss, b.bits, prep.word_bits, eps)
+            m["samples"] = int((~miss).sum())
+            rows.append(_row(prep, VARIANT_NAMES[variant], eps, m, B, int(miss.sum()), len(test)))
+            if variant == "ae":
+                chosen[eps] = B
+            bar.update(1)
+    # Baselines see the same windows, imputed the same way the device imputes them.
+    Xi, _ = ae_codec.impute(load_model(stage_dir(prep.spec.name) / "model_ae.json"), test)
+    for name, ctor in BASELINES.items():
+        codec = ctor()
+        codec.fit(prep.train, prep.word_bits, prep.lo)
+        for eps in prep.spec.eps:
+            rec = np.empty_like(Xi)
+            bits = np.empty(len(Xi), dtype=np.int64)
+            for i, x in enumerate(Xi):
+                enc = codec.encode(x, eps)
+                rec[i] = codec.decode(enc, Xi.shape[1], eps)
+                bits[i] = enc.nbits
+            m = observed_metrics(test, rec, miss, bits, prep.word_bits, eps)
+            m["samples"] = int((~miss).sum())
+            rows.append(_row(prep, name, eps, m, "", int(miss.sum()), len(test)))
+            bar.update(1)
+    return rows, chosen
+
+
+def device_rows(prep: Prepared, fm: FixedModel, chosen: dict, test: np.ndarray,
+                device_windows: int | None) -> list[dict]:
+    from ..backends.boards import load_board
+    from ..backends.msp430_build import FitError
+    from ..pipeline import build, run, verify
+    rows = []
+    for bname in DEVICE_BOARDS:
+        board = load_board(bname)
+        try:
+            built = build(fm, board)
+        except FitError as e:
+            rows.append({"board": bname, "model": fm.name, "note": f"refused: {e}"})
+            continue
+        if board.arch == "msp430" and not board.simulate:
+            rows.append({"board": bname, "model": fm.name, "flash_bytes": built.flash_bytes,
+                         "ram_bytes": built.ram_bytes, "cycles_kind": "not simulated",
+                         "note": f"built and sized only: {board.simulate_reason}"})
+            continue
+        if bname == "msp430g2553":
+            nwin = G2553_WINDOWS
+        elif bname == "native":
+            nwin = len(test)
+        else:
+            nwin = device_windows or (MITDB_DEVICE_WINDOWS if prep.dataset == "mitdb" else len(test))
+        idx = np.linspace(0, len(test) - 1, min(nwin, len(test))).round().astype(int)
+        X = test[idx]
+        for eps in prep.spec.eps:
+            B = chosen[eps]
+            t0 = time.time()
+            dev = run(fm, built, X, eps, B)
+            v = verify(fm, X, eps, dev, B)
+            base = {"board": bname, "model": fm.name, "eps": eps, "latent_bits": B, "windows": v.windows,
+                    "bit_exact": v.bit_exact, "violations": v.violations,
+                    "cr": f"{X.size * fm.word_bits / v.bits:.4f}",
+                    "flash_bytes": built.flash_bytes, "ram_bytes": built.ram_bytes}
+            if board.arch != "msp430":
+                rows.append({**base, "cycles_kind": "n/a (host)", "note": f"{time.time() - t0:.1f} s"})
+                continue
+            corrected = [w.cycles for w in dev]
+            if all(c is not None for c in corrected):
+                cyc, kind = float(np.mean(corrected)), "slau144 (sim corrected)"
+            else:
+                cyc, kind = float(np.mean([w.cycles_raw for w in dev])), "sim raw (over-counts)"
+            comp_bits = v.bits / v.windows
+            for rname in radios():
+                er, ec = window_energy_uj(raw_bits=fm.n * fm.word_bits, compressed_bits=comp_bits,
+                                          cycles=cyc, voltage_v=board.voltage_v,
+                                          active_current_a=board.active_current_a, clock_hz=board.clock_hz,
+                                          radio=get_radio(rname))
+                rows.append({**base, "cycles_per_window": f"{cyc:.0f}", "cycles_kind": kind, "radio": rname,
+                             "energy_raw_uj": f"{er:.3f}", "energy_compressed_uj": f"{ec:.3f}",
+                             "note": "board radio" if rname == board.radio else ""})
+    return rows
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        sub = [r for r in rows if r["model"] == model]
+        for method in dict.fromkeys(r["method"] for r in sub):
+            pts = sorted((float(r["eps_physical"]), float(r["cr"])) for r in sub if r["method"] == method)
+            style = "-o" if method.startswith("ae-") else "--."
+            ax.plot(*zip(*pts), style, label=method, lw=2 if method == "ae-basic" else 1)
+        ax.set_title(model)
+        ax.set_xlabel(f"eps ({sub[0]['unit']})")
+        ax.set_ylabel("CR (raw bits / sent bits)")
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("Error-bounded compression on test days: every reading within eps")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _write(path: Path, fields: list[str], rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def run_bench(models: list[str] | None = None, quick: bool = False,
+              device_windows: int | None = None) -> int:
+    specs = load_specs()
+    names = models or list(specs)
+    RESULTS.mkdir(exist_ok=True)
+    rd, dev = [], []
+    nsteps = sum((len(VARIANTS) + len(BASELINES)) * len(specs[n].eps) for n in names)
+    with tqdm(total=nsteps, desc="rate-distortion", unit="run") as bar:
+        for name in names:
+            prep = prepare(name)
+            test = prep.test[:200] if quick else prep.test
+            rows, chosen = rate_distortion(prep, test, bar)
+            rd += rows
+            fm = load_model(stage_dir(name) / "model_ae.json")
+            bar.write(f"{name}: device runs (latent bits per eps: {chosen})")
+            dev += device_rows(prep, fm, chosen, test, 50 if quick else device_windows)
+            _write(RESULTS / "wsn_rate_distortion.csv", RD_FIELDS, rd)
+            _write(RESULTS / "wsn_device.csv", DEV_FIELDS, dev)
+    plot(rd, RESULTS / "wsn_cr_vs_eps.png")
+    bad = [r for r in rd if int(r["violations"])] + [r for r in dev if r.get("violations")]
+    exact = [r for r in dev if r.get("windows") and r["bit_exact"] != r["windows"]]
+    print(f"wrote {RESULTS}/wsn_rate_distortion.csv ({len(rd)} rows), wsn_device.csv ({len(dev)} rows), "
+          f"wsn_cr_vs_eps.png; bound violations: {len(bad)} rows; device rows not bit-exact: {len(exact)}")
+    return 1 if bad or exact else 0

@@ -1,0 +1,200 @@
+"""`tinycodec`: the toolchain's command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _p(*a, **k):
+    print(*a, **k, flush=True)
+
+
+def cmd_boards(args) -> int:
+    from .backends.boards import list_boards, load_board
+    for name in list_boards():
+        b = load_board(name)
+        mem = f"flash {b.flash_bytes} B, RAM {b.ram_bytes} B" if b.flash_bytes else "host"
+        _p(f"{name:14s} {b.description}  ({mem}, multiplier: {b.hwmult})")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from .pipeline import MODELS_DIR
+    from .train.datasets import load_specs
+    for name, s in load_specs().items():
+        have = "trained" if (MODELS_DIR / name / "model.json").exists() else "not trained"
+        _p(f"{name:16s} {s.source:18s} {s.mode:8s} n={s.n:<3d} m={s.hidden:<3d} eps={s.eps}  [{have}]")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .pipeline import MODELS_DIR
+    from .stages import stage_dir
+    from .train.datasets import prepare
+    from .train.fit import fit, save_curve, save_model
+    from .train.model_card import write_card
+    prep = prepare(args.model)
+    _p(f"{args.model}: {len(prep.train)} train / {len(prep.val)} validation / {len(prep.test)} test windows")
+    ae, fm = fit(prep, args.variant, max_iter=args.iters, seed=args.seed)
+    d = stage_dir(args.model)
+    save_model(fm, d / f"model_{args.variant}.json")
+    (d / f"float_{args.variant}.json").write_text(json.dumps(ae.to_dict()))
+    save_curve(ae, d / f"curve_{args.variant}.csv", d / f"curve_{args.variant}.png")
+    _p(f"wrote {d}/model_{args.variant}.json (final validation RMSE "
+       f"{ae.curve[-1].get('val_rmse', float('nan')):.4f} sphered units)")
+    if args.save:
+        out = MODELS_DIR / args.model
+        save_model(fm, out / "model.json")
+        save_curve(ae, out / "curve.csv", out / "curve.png")
+        write_card(fm, prep, ae, out / "README.md")
+        _p(f"saved {out}/model.json, README.md (model card), curve.png")
+    return 0
+
+
+def _load(args):
+    from .pipeline import board, get_model
+    return get_model(args.model, getattr(args, "model_file", None)), board(args.target)
+
+
+def cmd_build(args) -> int:
+    from .pipeline import build
+    fm, b = _load(args)
+    built = build(fm, b)
+    _p(f"{b.name}: {built.artifact}")
+    if built.flash_bytes is not None:
+        _p(f"  flash {built.flash_bytes} / {b.flash_limit} B, RAM {built.ram_bytes} + stack "
+           f"{built.stack_reserve} / {b.ram_bytes} B")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .pipeline import build, run, verify
+    from .train.datasets import prepare
+    fm, b = _load(args)
+    X = prepare(args.model).test[: args.windows]
+    built = build(fm, b)
+    eps_list = args.eps or prepare(args.model).spec.eps
+    ok = True
+    for eps in eps_list:
+        dev = run(fm, built, X, eps, args.latent_bits)
+        v = verify(fm, X, eps, dev, args.latent_bits)
+        cyc = [w.cycles if w.cycles is not None else w.cycles_raw for w in dev if w.cycles_raw is not None]
+        raw_bits = X.size * fm.word_bits
+        _p(f"{b.name} {fm.name} eps={eps}: {v.bit_exact}/{v.windows} windows bit-exact, "
+           f"{v.violations} bound violations (max |err| {v.max_abs_err}), CR {raw_bits / max(v.bits, 1):.2f}"
+           + (f", {np.mean(cyc):.0f} cycles/window" if cyc else "")
+           + (f", {v.imputed} readings imputed" if v.imputed else ""))
+        ok &= v.bit_exact == v.windows and v.violations == 0
+    return 0 if ok else 1
+
+
+def cmd_decode(args) -> int:
+    """Decode device output records (uint16 nbits, uint8 imputed, uint8 0, bytes) to CSV readings."""
+    from .codecs import ae_codec
+    from .pipeline import get_model
+    fm = get_model(args.model, args.model_file)
+    raw = Path(args.input).read_bytes()
+    rows, pos, k = [], 0, 0
+    while pos < len(raw):
+        if pos + 2 > len(raw):
+            raise SystemExit(f"{args.input}: truncated record header at byte {pos}")
+        nbits = raw[pos] | (raw[pos + 1] << 8)
+        nbytes = (nbits + 7) // 8
+        data = raw[pos + 4: pos + 4 + nbytes]
+        if len(data) < nbytes:
+            raise SystemExit(f"{args.input}: window {k} at byte {pos} needs {nbytes} bytes, {len(data)} left")
+        x, miss = ae_codec.decode(fm, data, nbits, args.eps, args.latent_bits)
+        q = fm.meta.get("quantum", 1.0)
+        rows.append(",".join("" if m else f"{v * q:.6g}" for v, m in zip(x, miss)))
+        pos += 4 + nbytes
+        k += 1
+    out = "\n".join(rows) + "\n"
+    if args.output:
+        Path(args.output).write_text(out)
+        _p(f"decoded {k} windows to {args.output}")
+    else:
+        sys.stdout.write(out)
+    return 0
+
+
+def cmd_flash(args) -> int:
+    from .backends.flash import flash
+    fm, b = _load(args)
+    return flash(fm, b, port=args.port, driver=args.driver)
+
+
+def cmd_bench_wsn(args) -> int:
+    from .bench.wsn import run_bench
+    return run_bench(models=args.models, quick=args.quick, device_windows=args.device_windows)
+
+
+def cmd_demo(args) -> int:
+    from .bench.demo import demo
+    return demo(args.target)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="tinycodec", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    def common(p, target=True):
+        p.add_argument("--model", default="gsb-temporal", help="model name (models/specs.toml)")
+        p.add_argument("--model-file", type=Path, help="use this model.json instead of models/<model>/")
+        if target:
+            p.add_argument("--target", default="msp430f1611", help="board folder under targets/")
+
+    sub.add_parser("boards", help="list boards").set_defaults(fn=cmd_boards)
+    sub.add_parser("models", help="list model specs").set_defaults(fn=cmd_models)
+    p = sub.add_parser("train", help="train + quantize a model (stage files in build/<model>/host)")
+    common(p, target=False)
+    p.add_argument("--variant", default="ae", choices=["ae", "wae", "sae"])
+    p.add_argument("--iters", type=int, default=400)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save", action="store_true", help="also write models/<model>/ (model, card, curve)")
+    p.set_defaults(fn=cmd_train)
+    p = sub.add_parser("build", help="generate C and build it for a board")
+    common(p)
+    p.set_defaults(fn=cmd_build)
+    p = sub.add_parser("run", help="run held-out windows on a board, compare with Python, decode on the host")
+    common(p)
+    p.add_argument("--windows", type=int, default=200)
+    p.add_argument("--eps", type=int, action="append", help="error bound(s), native units (default: the spec's)")
+    p.add_argument("--latent-bits", type=int, default=None)
+    p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("decode", help="decode a file of device output records")
+    common(p, target=False)
+    p.add_argument("--input", required=True)
+    p.add_argument("--output")
+    p.add_argument("--eps", type=int, required=True)
+    p.add_argument("--latent-bits", type=int, default=None)
+    p.set_defaults(fn=cmd_decode)
+    p = sub.add_parser("flash", help="flash a real board (mspdebug)")
+    common(p)
+    p.add_argument("--port")
+    p.add_argument("--driver", help="mspdebug driver (default: the board's)")
+    p.set_defaults(fn=cmd_flash)
+    p = sub.add_parser("bench-wsn", help="rate-distortion + device tables into results/")
+    p.add_argument("--models", nargs="*", default=None)
+    p.add_argument("--quick", action="store_true", help="fewer windows (smoke run)")
+    p.add_argument("--device-windows", type=int, default=None)
+    p.set_defaults(fn=cmd_bench_wsn)
+    p = sub.add_parser("demo", help="end to end on one board in a few minutes")
+    p.add_argument("--target", default="msp430f1611")
+    p.set_defaults(fn=cmd_demo)
+    args = ap.parse_args(argv)
+    from .backends.msp430_build import BuildError, FitError
+    from .data import DataError
+    try:
+        return args.fn(args)
+    except (FileNotFoundError, KeyError, ValueError, RuntimeError, DataError, FitError, BuildError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        _p(f"tinycodec: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
