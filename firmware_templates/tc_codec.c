@@ -130,7 +130,7 @@ static void tc_cost_const(uint16_t *c, uint16_t count, uint16_t per_sample)
 /* Residual block: residual.choose + residual.encode. Modes 1 sparse, 2 dense, 3 delta. */
 static void tc_residual(tc_bits_t *w, uint16_t n_nonzero)
 {
-    uint16_t cost[3][16];
+    static uint16_t cost[3][16]; /* static: 96 B off a 512 B stack */
     uint16_t i, best;
     uint8_t k, mode, bmode, bk;
     if (n_nonzero == 0) {

@@ -11,11 +11,12 @@ import pytest
 
 from toolchain.backends.boards import list_boards, load_board
 from toolchain.backends.msp430_build import (
-    CLANG, NM, FitError, build_msp430, build_native, sim_excess_cycles)
-from toolchain.backends.mspdebug_sim import SimError, SimTimeout, run_batch
+    CLANG, NM, FitError, build_msp430, build_native, check_stack, sim_excess_cycles)
+from toolchain.backends.mspdebug_sim import SimError, SimTimeout, peak_stack, run_batch
 
 HERE = Path(__file__).parent
 SIM_ECHO = HERE / "c" / "sim_echo.c"
+SIM_STACK = HERE / "c" / "sim_stack.c"
 SIM_BOARDS = ["msp430g2553", "msp430f1611"]
 
 # (a, b) pairs at the corners of int16 x int16.
@@ -304,3 +305,108 @@ int main(void) { for (;;) { tc_out[0] = tc_in[0]; if (tc_in[1] == 7) tc_done(); 
     build = build_msp430(load_board("msp430g2553"), [src], [], tmp_path / "out", probe=False)
     with pytest.raises(SimTimeout, match=r"(?s)timed out after 2 s with 0 of 1 items done; output tail:\n.*prog firmware.elf"):
         run_batch(build.elf, [b"\x01\x02"], timeout_s=2)
+
+
+# ---------------------------------------------------------------------------
+# peak stack (crt0 paints free RAM, run_batch reads it back)
+
+
+def _fill_model(seed: int) -> int:
+    return sum((seed + i) & 0x3F for i in range(100))
+
+
+def _rec_model(n: int) -> int:
+    r = 0
+    for k in range(1, n + 1):
+        r = ((r * 3) ^ ((k + 7) & 0x3F)) & 0xFFFF
+    return r
+
+
+def _stack_out(first: int, bss: int = 0) -> bytes:
+    return struct.pack("<6H", first, 0x1234, 0xBEEF, 0x0001, bss, 0x5A5A)
+
+
+@pytest.fixture(scope="module")
+def stack_builds(tmp_path_factory):
+    out = tmp_path_factory.mktemp("stack")
+    return {n: build_msp430(load_board(n), [SIM_STACK], [], out / n) for n in SIM_BOARDS}
+
+
+@pytest.mark.parametrize("name", SIM_BOARDS)
+def test_peak_stack_of_a_local_array(stack_builds, name):
+    """fill() has a 100-byte local array: the peak is 100 B plus return addresses and saved registers."""
+    board, build = load_board(name), stack_builds[name]
+    stats: dict = {}
+    (r,) = run_batch(build.elf, [bytes([7, 0])], board=board, stats=stats)
+    assert r.output == _stack_out(_fill_model(7))  # .data copied and .bss zeroed under the paint
+    assert r.cycles_corrected is not None  # the probe still agrees with the firmware
+    peak = stats["peak_stack_bytes"]
+    assert 100 <= peak < 100 + 40, stats
+    assert stats["stack_overflow"] is False
+    # The paint covers exactly the RAM that static data leaves free.
+    assert stats["stack_painted_bytes"] == board.ram_bytes - build.ram_bytes
+    check_stack(board, build.ram_bytes, peak)
+
+
+@pytest.mark.parametrize("name", SIM_BOARDS)
+def test_peak_stack_is_the_batch_maximum(stack_builds, name):
+    """rec(n) costs a fixed frame per level; the batch reports its deepest item."""
+    board, elf = load_board(name), stack_builds[name].elf
+
+    def run(depths):
+        stats: dict = {}
+        res = run_batch(elf, [bytes([0, d]) for d in depths], board=board, stats=stats)
+        assert [r.output for r in res] == [_stack_out(_rec_model(d)) for d in depths]
+        return stats["peak_stack_bytes"]
+
+    p0, p3, p5, p9 = run([0]), run([3]), run([5]), run([9])
+    frame = (p5 - p3) // 2
+    assert frame >= 8 + 2 and p5 - p3 == 2 * frame and p9 - p3 == 6 * frame and p3 - p0 == 3 * frame
+    assert p0 >= 8 + 4  # rec's local plus the calls to main and rec
+    assert run([3, 9, 5]) == p9
+    assert run([3, 9, 5]) == run([5, 3, 9])
+
+
+def test_stack_overflow_is_reported(stack_builds):
+    """On the g2553, 48 levels of rec need more than the 482 B static data leaves free."""
+    board, build = load_board("msp430g2553"), stack_builds["msp430g2553"]
+    stats: dict = {}
+    # Without the probe: the overflow overwrites return addresses' neighbours, so the
+    # two ELFs need not agree.
+    (r,) = run_batch(build.elf, [bytes([0, 48])], board=board, stats=stats, probe_elf=False)
+    assert stats["stack_overflow"] is True
+    assert stats["peak_stack_bytes"] == stats["stack_painted_bytes"] == board.ram_bytes - build.ram_bytes
+    assert struct.unpack("<6H", r.output)[4] != 0  # the stack ran over bss_words
+    with pytest.raises(FitError, match=r"the stack used all 482 B of free RAM above data\+bss 30 B"):
+        check_stack(board, build.ram_bytes, stats["peak_stack_bytes"], overflow=stats["stack_overflow"])
+
+
+def test_check_stack_names_the_numbers():
+    g = load_board("msp430g2553")
+    check_stack(g, 400, 112)  # exactly full is still a fit
+    with pytest.raises(FitError) as e:
+        check_stack(g, 420, 100)
+    assert str(e.value) == ("model does not fit msp430g2553: RAM needs 520 B (data+bss 420 + measured "
+                            "peak stack 100) but the chip has 512 B")
+
+
+def test_peak_stack_reads_words():
+    p = bytes([0xA5]) * 8
+    assert (peak_stack(p, 0x300, 0x308).peak_bytes, peak_stack(p, 0x300, 0x308).overflow) == (0, False)
+    # Only the high byte of the word at 0x304 changed: the stack reached 0x304.
+    s = peak_stack(bytes([0xA5] * 5 + [0x12, 0, 0]), 0x300, 0x308)
+    assert (s.peak_bytes, s.overflow, s.painted_bytes) == (4, False, 8)
+    s = peak_stack(bytes([0xA5, 0] + [0xA5] * 6), 0x300, 0x308)
+    assert (s.peak_bytes, s.overflow) == (8, True)
+
+
+def test_no_stats_no_paint_read(stack_builds, monkeypatch):
+    """Without stats, the script is the one it always was (no extra md)."""
+    import toolchain.backends.mspdebug_sim as sim
+    seen = []
+    real = sim._script
+    monkeypatch.setattr(sim, "_script", lambda *a, **k: seen.append(real(*a, **k)) or seen[-1])
+    run_batch(stack_builds["msp430g2553"].elf, [bytes([7, 0])], probe_elf=False)
+    run_batch(stack_builds["msp430g2553"].elf, [bytes([7, 0])], probe_elf=False, stats={})
+    assert seen[0][-1] == "simio info t" and seen[1][:-1] == seen[0]
+    assert re.fullmatch(r"md 0x21e 482", seen[1][-1])
