@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+import os
+
 from .. import REPO_ROOT
 from ..codecs import ae_codec
 from ..codecs.baselines import BASELINES
@@ -26,7 +28,6 @@ from ..train.datasets import Prepared, load_specs, prepare
 from ..train.fit import fit, load_model, save_curve, save_model
 from .energy import get_radio, radios, window_energy_uj
 
-RESULTS = REPO_ROOT / "results"
 DEVICE_BOARDS = ("native", "msp430g2553", "msp430f1611", "msp430f5529")
 G2553_WINDOWS = 200          # per eps: bit-exactness + cycles on the smallest board
 MITDB_DEVICE_WINDOWS = 1100  # per eps on the f1611: 50 per DS2 record
@@ -199,8 +200,13 @@ def _write(path: Path, fields: list[str], rows: list[dict]) -> None:
         w.writerows(rows)
 
 
+def results_dir() -> Path:
+    return Path(os.environ.get("TINYCODEC_RESULTS", REPO_ROOT / "results"))
+
+
 def run_bench(models: list[str] | None = None, quick: bool = False,
               device_windows: int | None = None) -> int:
+    RESULTS = results_dir()
     specs = load_specs()
     names = models or list(specs)
     RESULTS.mkdir(exist_ok=True)
