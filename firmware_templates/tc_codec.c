@@ -214,10 +214,10 @@ uint16_t tc_encode(int16_t *x, uint16_t eps, uint8_t latent_bits, uint8_t *out, 
     for (j = 0; j < TC_M; j++) {
         acc = TC_B1[j];
         for (i = 0; i < TC_N; i++) acc += tc_mul16(TC_W1[j][i], tc_work.d[i]);
-        yq[j] = (int16_t)(tc_sigmoid(TC_RSHR(acc, TC_SHIFT1)) >> (15 - latent_bits));
+        yq[j] = (int16_t)(tc_sigmoid(TC_RSHR(acc, TC_SHIFT1)) >> (15u - latent_bits));
         tc_put(&w, (uint16_t)yq[j], latent_bits);
         /* the decoder sees the bin midpoint */
-        yq[j] = (int16_t)(((uint16_t)yq[j] << (15 - latent_bits)) + (1u << (14 - latent_bits)));
+        yq[j] = (int16_t)(((unsigned)(uint16_t)yq[j] << (15u - latent_bits)) + (1u << (14u - latent_bits)));
     }
 
     /* decoder layer -> xhat -> quantized residual q */
