@@ -25,5 +25,8 @@ def test_bench_wsn_quick_writes_complete_tables(tmp_path, monkeypatch):
     assert sized and int(sized[0]["flash_bytes"]) > 0 and "built and sized only" in sized[0]["note"]
     cyc = [r for r in ran if r["board"] != "native"]
     assert all(float(r["cycles_per_window"]) > 0 and r["cycles_kind"].startswith("slau144") for r in cyc)
+    assert all(0 < int(r["stack_peak_bytes"]) < 200 for r in cyc)
+    assert all(int(r["ram_bytes"]) == int(r["ram_static_bytes"]) + int(r["stack_peak_bytes"]) for r in cyc)
+    assert all(int(r["ram_bytes"]) <= 512 for r in cyc if r["board"] == "msp430g2553")
     assert all(float(r["energy_raw_uj"]) > 0 and float(r["energy_compressed_uj"]) > 0 for r in cyc)
     assert (tmp_path / "wsn_cr_vs_eps.png").stat().st_size > 10_000

@@ -80,14 +80,17 @@ def cmd_run(args) -> int:
     eps_list = args.eps or prepare(args.model).spec.eps
     ok = True
     for eps in eps_list:
-        dev = run(fm, built, X, eps, args.latent_bits)
+        st: dict = {}
+        dev = run(fm, built, X, eps, args.latent_bits, stats=st)
         v = verify(fm, X, eps, dev, args.latent_bits)
         cyc = [w.cycles if w.cycles is not None else w.cycles_raw for w in dev if w.cycles_raw is not None]
         raw_bits = X.size * fm.word_bits
         _p(f"{b.name} {fm.name} eps={eps}: {v.bit_exact}/{v.windows} windows bit-exact, "
            f"{v.violations} bound violations (max |err| {v.max_abs_err}), CR {raw_bits / max(v.bits, 1):.2f}"
            + (f", {np.mean(cyc):.0f} cycles/window" if cyc else "")
-           + (f", {v.imputed} readings imputed" if v.imputed else ""))
+           + (f", {v.imputed} readings imputed" if v.imputed else "")
+           + (f"; RAM {built.ram_bytes} B static + {st['peak_stack_bytes']} B peak stack (measured)"
+              if st.get("peak_stack_bytes") is not None else ""))
         ok &= v.bit_exact == v.windows and v.violations == 0
     return 0 if ok else 1
 

@@ -77,6 +77,9 @@ def build(fm: FixedModel, board: Board) -> Built:
     sources = sorted(src.glob("*.c"))
     inputs = {p.name: file_hash(p) for p in sorted(src.iterdir())}
     inputs.update({f"hal/{p.name}": file_hash(p) for p in sorted(board.dir.iterdir()) if p.is_file()})
+    if board.runtime_dir is not None:
+        inputs.update({f"runtime/{p.name}": file_hash(p) for p in sorted(Path(board.runtime_dir).iterdir())
+                       if p.is_file()})
     if board.arch == "native":
         exe = build_native(board, sources, [src], d / "bin", name="codec")
         built = Built(board, src, exe)
@@ -116,8 +119,11 @@ def parse_output(rec: bytes) -> DeviceWindow:
 
 
 def run(fm: FixedModel, built: Built, X: np.ndarray, eps: int, latent_bits: int | None = None,
-        timeout_s: float | None = None) -> list[DeviceWindow]:
-    """Feed windows to the built firmware (host process or mspdebug sim) and read the bitstreams."""
+        timeout_s: float | None = None, stats: dict | None = None) -> list[DeviceWindow]:
+    """Feed windows to the built firmware (host process or mspdebug sim) and read the bitstreams.
+
+    On a simulated board, `stats` (if given) receives the measured peak stack of the batch
+    (`peak_stack_bytes`, from crt0's painted RAM); a stack that ran into static data is refused."""
     B = fm.latent_bits if latent_bits is None else latent_bits
     recs = [pack_input(x, eps, B) for x in np.atleast_2d(X)]
     out_len = 4 + (worst_case_bits(fm) + 7) // 8
@@ -131,9 +137,13 @@ def run(fm: FixedModel, built: Built, X: np.ndarray, eps: int, latent_bits: int 
             raise RuntimeError(f"{built.artifact}: {len(raw)} bytes out for {len(recs)} windows "
                                f"(expected {out_len} each)")
         return [parse_output(raw[i * out_len:(i + 1) * out_len]) for i in range(len(recs))]
+    from .backends.msp430_build import check_stack
     from .backends.mspdebug_sim import run_batch
+    st: dict = {} if stats is None else stats
     res = run_batch(built.artifact, recs, out_len=out_len, board=built.board,
-                    probe_elf=built.probe_elf if built.probe_elf else False, timeout_s=timeout_s)
+                    probe_elf=built.probe_elf if built.probe_elf else False, timeout_s=timeout_s, stats=st)
+    if st.get("peak_stack_bytes") is not None:
+        check_stack(built.board, built.ram_bytes, st["peak_stack_bytes"], overflow=st.get("stack_overflow", False))
     out = []
     for r in res:
         w = parse_output(r.output)

@@ -1,5 +1,6 @@
 /* Startup for every MSP430 board: no libc, no interrupts.
- * Symbols come from link.ld.in (__stack, __data_*, __bss_*) and from
+ * Symbols come from link.ld.in (__stack, __data_*, __bss_*,
+ * __stack_paint_start) and from
  * msp430mcu's periph.x (__WDTCTL, whose address differs per chip). */
 
     .section .init,"ax",@progbits
@@ -30,9 +31,25 @@ __tc_reset:
     incd.w  r13
     jmp     3b
 
-4:  call    #main
+    /* Paint the free RAM [__stack_paint_start, __stack) with 0xA5A5 so the
+       simulator can find the deepest stack word ever written (mspdebug_sim
+       reads it back after a batch). Nothing has been pushed yet: SP is still
+       __stack and this code uses registers only, so no live byte is painted.
+       Both ends are word aligned (link.ld.in). */
+    .global __tc_stack_paint
+__tc_stack_paint:
+4:  mov.w   #__stack_paint_start, r13
+    mov.w   #0xa5a5, r14
+5:  cmp.w   r1, r13
+    jhs     6f
+    mov.w   r14, 0(r13)
+    incd.w  r13
+    jmp     5b
+
+    /* The first push ever: the return address lands at __stack - 2. */
+6:  call    #main
     /* main should never return; if it does, park here. */
-5:  jmp     5b
+7:  jmp     7b
     .size   __tc_reset, .-__tc_reset
 
     /* Every unused vector points here: an unexpected interrupt hangs

@@ -4,6 +4,11 @@ Besides the firmware ELF, build_msp430 also writes a *cycle probe* ELF
 (``<name>.cgprobe.elf``, see ``build_cycle_probe``) that mspdebug_sim uses to
 correct the simulator's cycle count. ``build_native`` builds the same C for the
 host with gcc.
+
+RAM is checked twice: build_msp430 refuses static RAM + the board's
+stack_reserve_bytes (a guess) that exceeds the chip, before anything runs; after
+a simulation, ``check_stack`` refuses static RAM + the peak stack that
+mspdebug_sim.run_batch measured (crt0.S paints the free RAM for it).
 """
 from __future__ import annotations
 
@@ -147,8 +152,9 @@ def section_sizes(elf: Path) -> dict[str, int]:
     return sizes
 
 
-def read_symbols(elf: Path) -> dict[str, tuple[int, int]]:
-    """Code and data symbols (not periph.x's absolute register names): name -> (addr, size)."""
+def read_symbols(elf: Path, kinds: str = "tTdDbBrR") -> dict[str, tuple[int, int]]:
+    """Code and data symbols (not periph.x's absolute register names): name -> (addr, size).
+    `kinds` are llvm-nm's type letters to keep; add "A" for absolute linker symbols (__stack)."""
     out = _run([NM, "-S", "--defined-only", str(elf)], "llvm-nm").stdout
     syms = {}
     for line in out.splitlines():
@@ -159,7 +165,7 @@ def read_symbols(elf: Path) -> dict[str, tuple[int, int]]:
             (addr, kind, name), size = parts, "0"
         else:
             continue
-        if kind in "tTdDbBrR":
+        if kind in kinds:
             syms[name] = (int(addr, 16), int(size, 16))
     return syms
 
@@ -183,6 +189,26 @@ def _check_fit(board: Board, sizes: dict[str, int]) -> None:
         raise FitError(
             f"model does not fit {board.name}: RAM needs {need} B (data+bss {ram} + stack "
             f"{board.stack_reserve_bytes}) but the chip has {board.ram_bytes} B")
+
+
+def check_stack(board: Board, ram_bytes_static: int, peak_stack_bytes: int | None, *,
+                overflow: bool | None = False) -> None:
+    """Dynamic counterpart of the build's fit check: static RAM (BuildResult.ram_bytes)
+    plus the peak stack measured in the simulator (mspdebug_sim.run_batch's
+    stats["peak_stack_bytes"]) must fit the board's RAM. `overflow` is
+    stats["stack_overflow"]: the stack wrote every painted byte, so it may
+    have run on into the static data and the measured peak is only a lower bound."""
+    if peak_stack_bytes is None:
+        raise ValueError(f"no measured stack for {board.name} (the ELF's startup does not paint the stack)")
+    need = ram_bytes_static + peak_stack_bytes
+    if need > board.ram_bytes:
+        raise FitError(
+            f"model does not fit {board.name}: RAM needs {need} B (data+bss {ram_bytes_static} + measured "
+            f"peak stack {peak_stack_bytes}) but the chip has {board.ram_bytes} B")
+    if overflow:
+        raise FitError(
+            f"model does not fit {board.name}: the stack used all {peak_stack_bytes} B of free RAM above "
+            f"data+bss {ram_bytes_static} B (chip {board.ram_bytes} B) and may have overwritten static data")
 
 
 _FIT_ERRORS = re.compile(r"will not fit in region|overflowed by|range overlaps|out of range")

@@ -30,14 +30,15 @@ from .energy import get_radio, radios, window_energy_uj
 
 DEVICE_BOARDS = ("native", "msp430g2553", "msp430f1611", "msp430f5529")
 G2553_WINDOWS = 200          # per eps: bit-exactness + cycles on the smallest board
-MITDB_DEVICE_WINDOWS = 1100  # per eps on the f1611: 50 per DS2 record
+MITDB_DEVICE_WINDOWS = 6600  # per eps on the f1611: every bench window (300 per DS2 record)
 VARIANT_NAMES = {"ae": "ae-basic", "wae": "ae-wae", "sae": "ae-sae"}
 
 RD_FIELDS = ["dataset", "signal", "mode", "model", "method", "eps", "eps_physical", "unit", "latent_bits",
              "cr", "bits_per_sample", "rmse", "rmse_physical", "r2", "prd", "max_abs_err", "violations",
              "windows", "samples", "imputed", "word_bits"]
 DEV_FIELDS = ["board", "model", "eps", "latent_bits", "windows", "bit_exact", "violations", "cr",
-              "cycles_per_window", "cycles_kind", "flash_bytes", "ram_bytes", "radio", "energy_raw_uj",
+              "cycles_per_window", "cycles_kind", "flash_bytes", "ram_bytes", "ram_static_bytes",
+              "stack_peak_bytes", "radio", "energy_raw_uj",
               "energy_compressed_uj", "note"]
 
 
@@ -129,8 +130,10 @@ def device_rows(prep: Prepared, fm: FixedModel, chosen: dict, test: np.ndarray,
             continue
         if board.arch == "msp430" and not board.simulate:
             rows.append({"board": bname, "model": fm.name, "flash_bytes": built.flash_bytes,
-                         "ram_bytes": built.ram_bytes, "cycles_kind": "not simulated",
-                         "note": f"built and sized only: {board.simulate_reason}"})
+                         "ram_static_bytes": built.ram_bytes, "cycles_kind": "not simulated",
+                         "ram_bytes": built.ram_bytes + built.stack_reserve,
+                         "note": f"built and sized only (RAM: static + {built.stack_reserve} B stack reserve, "
+                                 f"not measured): {board.simulate_reason}"})
             continue
         if bname == "msp430g2553":
             nwin = G2553_WINDOWS
@@ -143,12 +146,16 @@ def device_rows(prep: Prepared, fm: FixedModel, chosen: dict, test: np.ndarray,
         for eps in prep.spec.eps:
             B = chosen[eps]
             t0 = time.time()
-            dev = run(fm, built, X, eps, B)
+            st: dict = {}
+            dev = run(fm, built, X, eps, B, stats=st)
             v = verify(fm, X, eps, dev, B)
             base = {"board": bname, "model": fm.name, "eps": eps, "latent_bits": B, "windows": v.windows,
                     "bit_exact": v.bit_exact, "violations": v.violations,
                     "cr": f"{X.size * fm.word_bits / v.bits:.4f}",
-                    "flash_bytes": built.flash_bytes, "ram_bytes": built.ram_bytes}
+                    "flash_bytes": built.flash_bytes, "ram_static_bytes": built.ram_bytes}
+            if st.get("peak_stack_bytes") is not None:  # RAM = static data + measured peak stack
+                base.update(stack_peak_bytes=st["peak_stack_bytes"],
+                            ram_bytes=built.ram_bytes + st["peak_stack_bytes"])
             if board.arch != "msp430":
                 rows.append({**base, "cycles_kind": "n/a (host)", "note": f"{time.time() - t0:.1f} s"})
                 continue

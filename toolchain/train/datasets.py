@@ -14,7 +14,7 @@ from .. import data as D
 SPECS_FILE = REPO_ROOT / "models" / "specs.toml"
 WSN_WORD_LO = -32768   # WSN readings travel as int16 counts of 0.01 units
 MITDB_TRAIN_WINDOWS = 40000
-MITDB_TEST_WINDOWS_PER_RECORD = 1000
+MITDB_TEST_WINDOWS_PER_RECORD = 300  # evenly spaced through each DS2 record
 MAX_MISSING_TEST = 0.5  # windows with more missing readings than this are not sent at all
 
 
