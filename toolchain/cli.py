@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -32,20 +31,21 @@ def cmd_models(args) -> int:
 
 
 def cmd_train(args) -> int:
+    import json as _json
+
     from .pipeline import MODELS_DIR
     from .stages import stage_dir
+    from .train.autoencoder import FloatAE
     from .train.datasets import prepare
-    from .train.fit import fit, save_curve, save_model
+    from .train.fit import save_curve, save_model, train_stage
     from .train.model_card import write_card
     prep = prepare(args.model)
     _p(f"{args.model}: {len(prep.train)} train / {len(prep.val)} validation / {len(prep.test)} test windows")
-    ae, fm = fit(prep, args.variant, max_iter=args.iters, seed=args.seed)
+    fm = train_stage(prep, args.variant, iters=args.iters, seed=args.seed, force=args.force)
     d = stage_dir(args.model)
-    save_model(fm, d / f"model_{args.variant}.json")
-    (d / f"float_{args.variant}.json").write_text(json.dumps(ae.to_dict()))
-    save_curve(ae, d / f"curve_{args.variant}.csv", d / f"curve_{args.variant}.png")
-    _p(f"wrote {d}/model_{args.variant}.json (final validation RMSE "
-       f"{ae.curve[-1].get('val_rmse', float('nan')):.4f} sphered units)")
+    ae = FloatAE.from_dict(_json.loads((d / f"float_{args.variant}.json").read_text()))
+    _p(f"{d}/model_{args.variant}.json: final validation RMSE "
+       f"{ae.curve[-1].get('val_rmse', float('nan')):.4f} (sphered units), curve_{args.variant}.png")
     if args.save:
         out = MODELS_DIR / args.model
         save_model(fm, out / "model.json")
@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iters", type=int, default=400)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", action="store_true", help="also write models/<model>/ (model, card, curve)")
+    p.add_argument("--force", action="store_true", help="retrain even if the stage is up to date")
     p.set_defaults(fn=cmd_train)
     p = sub.add_parser("build", help="generate C and build it for a board")
     common(p)

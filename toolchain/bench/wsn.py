@@ -6,9 +6,6 @@ Every AE number on a device row comes from the bytes the firmware produced, deco
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
-import math
 import time
 from pathlib import Path
 
@@ -22,10 +19,10 @@ from ..codecs import ae_codec
 from ..codecs.baselines import BASELINES
 from ..codecs.metrics import metrics
 from ..quant.fixed_point import FixedModel
-from ..stages import params_hash, stage_dir, up_to_date, write_manifest
+from ..stages import stage_dir
 from ..train.autoencoder import VARIANTS
 from ..train.datasets import Prepared, load_specs, prepare
-from ..train.fit import fit, load_model, save_curve, save_model
+from ..train.fit import load_model, train_stage
 from .energy import get_radio, radios, window_energy_uj
 
 DEVICE_BOARDS = ("native", "msp430g2553", "msp430f1611", "msp430f5529")
@@ -43,19 +40,7 @@ DEV_FIELDS = ["board", "model", "eps", "latent_bits", "windows", "bit_exact", "v
 
 
 def trained(prep: Prepared, variant: str) -> FixedModel:
-    """Stage "train" for one variant, cached under build/<model>/host with a manifest."""
-    d = stage_dir(prep.spec.name)
-    inputs = {"train": hashlib.sha256(prep.train.tobytes()).hexdigest(),
-              "val": hashlib.sha256(prep.val.tobytes()).hexdigest()}
-    params = {"variant": variant, "spec": prep.spec.__dict__}
-    out = d / f"model_{variant}.json"
-    if up_to_date(d, f"train_{variant}", inputs, params):
-        return load_model(out)
-    ae, fm = fit(prep, variant)
-    save_model(fm, out)
-    save_curve(ae, d / f"curve_{variant}.csv", d / f"curve_{variant}.png")
-    write_manifest(d, f"train_{variant}", inputs, params, [out.name, f"curve_{variant}.csv"])
-    return fm
+    return train_stage(prep, variant)
 
 
 def observed_metrics(X: np.ndarray, Xrec: np.ndarray, miss: np.ndarray, bits, word_bits: int,

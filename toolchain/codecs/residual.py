@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bitstream import BitReader, BitWriter, BitstreamError, unzigzag, zigzag
+from .bitstream import BitReader, BitWriter, unzigzag, zigzag
 
 MODE_BITS = 2
 K_BITS = 4

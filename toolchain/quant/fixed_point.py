@@ -14,7 +14,6 @@ mode everywhere.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np

@@ -84,3 +84,26 @@ def save_curve(ae: FloatAE, csv_path: Path, png_path: Path | None = None) -> Non
         fig.tight_layout()
         fig.savefig(png_path, dpi=110)
         plt.close(fig)
+
+
+def train_stage(prep: Prepared, variant: str = "ae", iters: int = 400, seed: int = 0,
+                force: bool = False) -> FixedModel:
+    """Stage "train" (+ quantize) under build/<model>/host, skipped when its manifest matches."""
+    import hashlib
+
+    from ..data import data_root
+    from ..stages import file_hash, stage_dir, up_to_date, write_manifest
+    d = stage_dir(prep.spec.name)
+    inputs = {"train": hashlib.sha256(prep.train.tobytes()).hexdigest(),
+              "val": hashlib.sha256(prep.val.tobytes()).hexdigest(),
+              "data_manifest": file_hash(data_root() / "MANIFEST.tsv")}
+    params = {"variant": variant, "iters": iters, "seed": seed, "spec": prep.spec.__dict__}
+    out = [f"model_{variant}.json", f"float_{variant}.json", f"curve_{variant}.csv", f"curve_{variant}.png"]
+    if not force and up_to_date(d, f"train_{variant}", inputs, params):
+        return load_model(d / out[0])
+    ae, fm = fit(prep, variant, max_iter=iters, seed=seed)
+    save_model(fm, d / out[0])
+    (d / out[1]).write_text(json.dumps(ae.to_dict()))
+    save_curve(ae, d / out[2], d / out[3])
+    write_manifest(d, f"train_{variant}", inputs, params, out)
+    return fm
