@@ -1,5 +1,5 @@
 /* Host harness for the codec (target "native"): stdin records in, encoded windows out.
- * In:  per window  uint16 eps, uint8 latent_bits, uint8 0, int16 x[TC_N]   (little endian)
+ * In:  per window  uint16 eps, uint8 latent_bits, uint8 mean_shift, int16 x[TC_N]   (little endian)
  * Out: per window  uint16 nbits, uint8 imputed, uint8 0, uint8 bytes[TC_OUT_BYTES]
  */
 #include <stdio.h>
@@ -20,7 +20,7 @@ int main(void)
         for (i = 0; i < TC_N; i++)
             x[i] = (int16_t)(uint16_t)(rec[4 + 2 * i] | (rec[5 + 2 * i] << 8));
         memset(out, 0, sizeof out);
-        nbits = tc_encode(x, eps, rec[2], out + 4, &imputed);
+        nbits = tc_encode(x, eps, rec[2], rec[3], out + 4, &imputed);
         out[0] = (uint8_t)(nbits & 0xFF);
         out[1] = (uint8_t)(nbits >> 8);
         out[2] = imputed;

@@ -8,7 +8,7 @@
 struct tc_in_s {
     uint16_t eps;
     uint8_t latent_bits;
-    uint8_t pad;
+    uint8_t mean_shift;
     int16_t x[TC_N];
 };
 struct tc_out_s {
@@ -29,7 +29,8 @@ void __attribute__((noinline, used)) tc_done(void)
 int main(void)
 {
     for (;;) {
-        tc_out.nbits = tc_encode(tc_in.x, tc_in.eps, tc_in.latent_bits, tc_out.bytes, &tc_out.imputed);
+        tc_out.nbits = tc_encode(tc_in.x, tc_in.eps, tc_in.latent_bits, tc_in.mean_shift, tc_out.bytes,
+                                 &tc_out.imputed);
         tc_done();
     }
 }

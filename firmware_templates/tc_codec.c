@@ -171,7 +171,8 @@ static void tc_residual(tc_bits_t *w, uint16_t n_nonzero)
     }
 }
 
-uint16_t tc_encode(int16_t *x, uint16_t eps, uint8_t latent_bits, uint8_t *out, uint8_t *n_imputed)
+uint16_t tc_encode(int16_t *x, uint16_t eps, uint8_t latent_bits, uint8_t mean_shift, uint8_t *out,
+                   uint8_t *n_imputed)
 {
     tc_bits_t w;
     int16_t yq[TC_M];
@@ -179,7 +180,8 @@ uint16_t tc_encode(int16_t *x, uint16_t eps, uint8_t latent_bits, uint8_t *out, 
     uint16_t i, j, n_nonzero = 0, step = (uint16_t)(2u * eps + 1u);
     uint8_t any_missing = 0;
 
-    if (latent_bits < 1 || latent_bits > TC_MAX_LATENT_BITS) return 0; /* refused: 0 bits */
+    if (latent_bits < 1 || latent_bits > TC_MAX_LATENT_BITS || mean_shift > TC_MAX_MEAN_SHIFT)
+        return 0; /* refused: 0 bits */
     w.buf = out;
     w.pos = 0;
     for (i = 0; i < TC_OUT_BYTES; i++) out[i] = 0;
@@ -200,7 +202,14 @@ uint16_t tc_encode(int16_t *x, uint16_t eps, uint8_t latent_bits, uint8_t *out, 
     mean = tc_div_round(s, TC_N);
     if (mean < TC_LO) mean = TC_LO;
     if (mean > TC_HI) mean = TC_HI;
-    tc_put(&w, (uint16_t)(mean - TC_LO), TC_WORD_BITS);
+    {
+        /* the mean on a 2^mean_shift grid: fewer header bits, its rounding goes to the residual */
+        uint32_t code = ((uint32_t)(mean - TC_LO) + ((1u << mean_shift) >> 1)) >> mean_shift;
+        uint32_t top = (uint32_t)(TC_HI - TC_LO) >> mean_shift;
+        if (code > top) code = top;
+        tc_put(&w, (uint16_t)code, (uint8_t)(TC_WORD_BITS - mean_shift));
+        mean = TC_LO + (int32_t)(code << mean_shift);
+    }
 
     /* sphering to Q15 */
     for (i = 0; i < TC_N; i++) {

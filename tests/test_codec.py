@@ -80,20 +80,21 @@ def test_absurd_weights_are_refused():
                     mu=np.zeros(4))
 
 
-@pytest.mark.parametrize("eps", [0, 1, 7, 100])
+@pytest.mark.parametrize("eps, mean_shift", [(0, 0), (1, 0), (7, 3), (100, 8)])
 @pytest.mark.parametrize("mode", ["temporal", "spatial"])
-def test_codec_roundtrip_bound_and_exact_bits(eps, mode):
+def test_codec_roundtrip_bound_and_exact_bits(eps, mean_shift, mode):
     fm = _toy_model(mode=mode)
     rng = np.random.default_rng(eps)
     X = (rng.normal(0, 200, (60, 16)).cumsum(1) + rng.integers(-3000, 3000, (60, 1))).astype(np.int64)
     X[0] = 32767   # extreme readings travel through the residual path
     X[1] = -32767
-    b = ae_codec.encode_batch(fm, X, eps)
+    X[2] = 32767   # a mean at the top code: the coarse mean grid must not overflow its field
+    b = ae_codec.encode_batch(fm, X, eps, mean_shift=mean_shift)
     assert np.abs(b.x_rec - X).max() <= eps
     for i in range(len(X)):
         data, nbits = ae_codec.pack(fm, b, i)
         assert nbits == b.bits[i] and len(data) == (nbits + 7) // 8
-        x_rec, miss = ae_codec.decode(fm, data, nbits, eps)
+        x_rec, miss = ae_codec.decode(fm, data, nbits, eps, mean_shift=mean_shift)
         assert np.array_equal(x_rec, b.x_rec[i]) and not miss.any()
 
 
@@ -128,6 +129,15 @@ def test_codec_input_errors_are_clear():
         ae_codec.encode_batch(fm, np.zeros((2, 16), int), -1)
     with pytest.raises(ValueError, match="latent_bits"):
         ae_codec.encode_batch(fm, np.zeros((2, 16), int), 1, latent_bits=15)
+    with pytest.raises(ValueError, match="mean_shift"):
+        ae_codec.encode_batch(fm, np.zeros((2, 16), int), 1, mean_shift=9)
+
+
+def test_coarser_mean_saves_header_bits():
+    fm = _toy_model()
+    X = np.full((4, 16), 1234)
+    assert (ae_codec.encode_batch(fm, X, 50, mean_shift=0).bits
+            - ae_codec.encode_batch(fm, X, 50, mean_shift=5).bits).min() >= 5 - 2
 
 
 @pytest.mark.parametrize("variant", aem.VARIANTS)

@@ -81,8 +81,8 @@ def cmd_run(args) -> int:
     ok = True
     for eps in eps_list:
         st: dict = {}
-        dev = run(fm, built, X, eps, args.latent_bits, stats=st)
-        v = verify(fm, X, eps, dev, args.latent_bits)
+        dev = run(fm, built, X, eps, args.latent_bits, stats=st, mean_shift=args.mean_shift)
+        v = verify(fm, X, eps, dev, args.latent_bits, args.mean_shift)
         cyc = [w.cycles if w.cycles is not None else w.cycles_raw for w in dev if w.cycles_raw is not None]
         raw_bits = X.size * fm.word_bits
         _p(f"{b.name} {fm.name} eps={eps}: {v.bit_exact}/{v.windows} windows bit-exact, "
@@ -110,7 +110,7 @@ def cmd_decode(args) -> int:
         data = raw[pos + 4: pos + 4 + nbytes]
         if len(data) < nbytes:
             raise SystemExit(f"{args.input}: window {k} at byte {pos} needs {nbytes} bytes, {len(data)} left")
-        x, miss = ae_codec.decode(fm, data, nbits, args.eps, args.latent_bits)
+        x, miss = ae_codec.decode(fm, data, nbits, args.eps, args.latent_bits, args.mean_shift)
         q = fm.meta.get("quantum", 1.0)
         rows.append(",".join("" if m else f"{v * q:.6g}" for v, m in zip(x, miss)))
         pos += 4 + nbytes
@@ -167,14 +167,16 @@ def main(argv: list[str] | None = None) -> int:
     common(p)
     p.add_argument("--windows", type=int, default=200)
     p.add_argument("--eps", type=int, action="append", help="error bound(s), native units (default: the spec's)")
-    p.add_argument("--latent-bits", type=int, default=None)
+    p.add_argument("--latent-bits", type=int, default=None, help="bits per latent unit (default: the model's)")
+    p.add_argument("--mean-shift", type=int, default=0, help="window mean sent on a 2^t grid (0..8)")
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("decode", help="decode a file of device output records")
     common(p, target=False)
     p.add_argument("--input", required=True)
     p.add_argument("--output")
     p.add_argument("--eps", type=int, required=True)
-    p.add_argument("--latent-bits", type=int, default=None)
+    p.add_argument("--latent-bits", type=int, default=None, help="bits per latent unit (default: the model's)")
+    p.add_argument("--mean-shift", type=int, default=0, help="window mean sent on a 2^t grid (0..8)")
     p.set_defaults(fn=cmd_decode)
     p = sub.add_parser("flash", help="flash a real board (mspdebug)")
     common(p)

@@ -98,9 +98,9 @@ def build(fm: FixedModel, board: Board) -> Built:
 
 # ---------------------------------------------------------------- run on a board
 
-def pack_input(x: np.ndarray, eps: int, latent_bits: int) -> bytes:
-    """Device input record: uint16 eps, uint8 latent_bits, uint8 0, int16 x[n] (little endian)."""
-    return (np.array([eps], "<u2").tobytes() + bytes([latent_bits, 0])
+def pack_input(x: np.ndarray, eps: int, latent_bits: int, mean_shift: int = 0) -> bytes:
+    """Device input record: uint16 eps, uint8 latent_bits, uint8 mean_shift, int16 x[n] (LE)."""
+    return (np.array([eps], "<u2").tobytes() + bytes([latent_bits, mean_shift])
             + np.asarray(x, dtype=np.int64).astype("<i2").tobytes())
 
 
@@ -119,13 +119,13 @@ def parse_output(rec: bytes) -> DeviceWindow:
 
 
 def run(fm: FixedModel, built: Built, X: np.ndarray, eps: int, latent_bits: int | None = None,
-        timeout_s: float | None = None, stats: dict | None = None) -> list[DeviceWindow]:
+        timeout_s: float | None = None, stats: dict | None = None, mean_shift: int = 0) -> list[DeviceWindow]:
     """Feed windows to the built firmware (host process or mspdebug sim) and read the bitstreams.
 
     On a simulated board, `stats` (if given) receives the measured peak stack of the batch
     (`peak_stack_bytes`, from crt0's painted RAM); a stack that ran into static data is refused."""
     B = fm.latent_bits if latent_bits is None else latent_bits
-    recs = [pack_input(x, eps, B) for x in np.atleast_2d(X)]
+    recs = [pack_input(x, eps, B, mean_shift) for x in np.atleast_2d(X)]
     out_len = 4 + (worst_case_bits(fm) + 7) // 8
     if built.board.arch == "native":
         p = subprocess.run([str(built.artifact)], input=b"".join(recs), capture_output=True,
@@ -164,10 +164,10 @@ class Verification:
 
 
 def verify(fm: FixedModel, X: np.ndarray, eps: int, dev: list[DeviceWindow],
-           latent_bits: int | None = None) -> Verification:
+           latent_bits: int | None = None, mean_shift: int = 0) -> Verification:
     """Compare device bitstreams with the Python reference and decode them on the host."""
     X = np.atleast_2d(np.asarray(X, dtype=np.int64))
-    ref = ae_codec.encode_batch(fm, X, eps, latent_bits)
+    ref = ae_codec.encode_batch(fm, X, eps, latent_bits, mean_shift)
     exact, viol, maxerr, mism = 0, 0, 0, []
     for i, w in enumerate(dev):
         data, nbits = ae_codec.pack(fm, ref, i)
@@ -175,7 +175,7 @@ def verify(fm: FixedModel, X: np.ndarray, eps: int, dev: list[DeviceWindow],
             exact += 1
         elif len(mism) < 10:
             mism.append(i)
-        x_rec, miss = ae_codec.decode(fm, w.data, w.nbits, eps, latent_bits)
+        x_rec, miss = ae_codec.decode(fm, w.data, w.nbits, eps, latent_bits, mean_shift)
         obs = X[i] != ae_codec.MISSING
         err = np.abs(x_rec - X[i])[obs]
         viol += int((err > eps).sum())

@@ -14,7 +14,7 @@ int main(void)
         int16_t x[TC_N];
         uint8_t out[TC_OUT_BYTES], imputed;
         memcpy(x, t->x, sizeof x);
-        uint16_t nbits = tc_encode(x, t->eps, t->latent_bits, out, &imputed);
+        uint16_t nbits = tc_encode(x, t->eps, t->latent_bits, t->mean_shift, out, &imputed);
         if (nbits != t->nbits || imputed != t->imputed || memcmp(out, t->bytes, (nbits + 7u) / 8u) != 0) {
             printf("vector %d (eps %u): got %u bits, %u imputed; expected %u bits, %u imputed\n", v,
                    t->eps, nbits, imputed, t->nbits, t->imputed);

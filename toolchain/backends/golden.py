@@ -22,7 +22,7 @@ from .codegen import render_codec
 
 GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
 GOLDEN_MODEL = "gsb-temporal"
-EPS = (0, 10, 50)
+SESSIONS = ((0, 0), (10, 0), (10, 4), (50, 6))  # (eps, mean_shift)
 
 
 def _vectors(fm: FixedModel) -> str:
@@ -36,16 +36,16 @@ def _vectors(fm: FixedModel) -> str:
              f" * Test vectors for model {fm.name}: held-out test windows (rows {idx.tolist()}) and the",
              " * bytes the Python reference (toolchain/codecs/ae_codec.py) emits for them. */",
              "#ifndef TC_VECTORS_H", "#define TC_VECTORS_H", "#include <stdint.h>", "",
-             f"#define TC_NVEC {len(X) * len(EPS)}", "",
-             "typedef struct {", "    uint16_t eps;", "    uint8_t latent_bits;", "    int16_t x[TC_N];",
+             f"#define TC_NVEC {len(X) * len(SESSIONS)}", "",
+             "typedef struct {", "    uint16_t eps;", "    uint8_t latent_bits;", "    uint8_t mean_shift;", "    int16_t x[TC_N];",
              "    uint16_t nbits;", "    uint8_t imputed;", "    uint8_t bytes[TC_OUT_BYTES];", "} tc_vector_t;", "",
              "static const tc_vector_t TC_VECTORS[TC_NVEC] = {"]
-    for eps in EPS:
-        b = ae_codec.encode_batch(fm, X, eps)
+    for eps, t in SESSIONS:
+        b = ae_codec.encode_batch(fm, X, eps, mean_shift=t)
         for i, x in enumerate(X):
             data, nbits = ae_codec.pack(fm, b, i)
-            lines.append(f"    /* window {idx[i]}, eps = {eps} */")
-            lines.append(f"    {{ {eps}, {fm.latent_bits}, {{ {', '.join(map(str, x))} }},")
+            lines.append(f"    /* window {idx[i]}, eps = {eps}, mean_shift = {t} */")
+            lines.append(f"    {{ {eps}, {fm.latent_bits}, {t}, {{ {', '.join(map(str, x))} }},")
             lines.append(f"      {nbits}, {int(b.missing[i].sum())}, {{ {', '.join(f'0x{v:02x}' for v in data)} }} }},")
     lines += ["};", "", "#endif", ""]
     return "\n".join(lines)

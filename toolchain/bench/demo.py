@@ -12,6 +12,7 @@ from ..stages import stage_dir
 from ..train.datasets import prepare
 from ..train.fit import fit, save_curve, save_model
 from .energy import get_radio, window_energy_uj
+from .wsn import best_session
 
 DEMO_MODEL = "gsb-temporal"
 DEMO_WINDOWS = 200
@@ -58,10 +59,11 @@ def demo(target: str = "msp430f1611") -> int:
     ok = True
     print(f"[4/5] {len(X)} held-out windows through the {board.name} image, decoded on the host:")
     for eps in prep.spec.eps:
-        dev = run(fm, built, X, eps)
-        v = verify(fm, X, eps, dev)
+        B, t = best_session(fm, prep.val, eps, prep.spec.latent_bits_sweep)  # chosen on validation days
+        dev = run(fm, built, X, eps, B, mean_shift=t)
+        v = verify(fm, X, eps, dev, B, t)
         cyc = [w.cycles for w in dev if w.cycles is not None]
-        line = (f"      eps {eps * prep.quantum:g} {prep.unit}: {v.bit_exact}/{v.windows} bit-exact with Python, "
+        line = (f"      eps {eps * prep.quantum:g} {prep.unit} (B={B}, t={t}): {v.bit_exact}/{v.windows} bit-exact with Python, "
                 f"{v.violations} readings outside the bound, CR {X.size * fm.word_bits / v.bits:.2f}")
         if cyc and board.clock_hz:
             c = float(np.mean(cyc))
@@ -74,7 +76,7 @@ def demo(target: str = "msp430f1611") -> int:
         print(line)
         ok &= v.bit_exact == v.windows and v.violations == 0
         if eps == prep.spec.eps[1]:
-            recs = [ae_codec.decode(fm, w.data, w.nbits, eps)[0] for w in dev[:6]]
+            recs = [ae_codec.decode(fm, w.data, w.nbits, eps, B, t)[0] for w in dev[:6]]
             _plot(X[:6].ravel(), np.concatenate(recs), (X[:6] == ae_codec.MISSING).ravel(), eps,
                   prep.quantum, prep.unit, d / "demo_windows.png")
     print(f"[5/5] plots: {d / 'demo_windows.png'}, {d / 'curve.png'}  ({time.time() - t0:.0f} s)")

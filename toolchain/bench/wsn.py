@@ -31,9 +31,10 @@ MITDB_DEVICE_WINDOWS = 6600  # per eps on the f1611: every bench window (300 per
 VARIANT_NAMES = {"ae": "ae-basic", "wae": "ae-wae", "sae": "ae-sae"}
 
 RD_FIELDS = ["dataset", "signal", "mode", "model", "method", "eps", "eps_physical", "unit", "latent_bits",
+             "mean_shift",
              "cr", "bits_per_sample", "rmse", "rmse_physical", "r2", "prd", "max_abs_err", "violations",
              "windows", "samples", "imputed", "word_bits"]
-DEV_FIELDS = ["board", "model", "eps", "latent_bits", "windows", "bit_exact", "violations", "cr",
+DEV_FIELDS = ["board", "model", "eps", "latent_bits", "mean_shift", "windows", "bit_exact", "violations", "cr",
               "cycles_per_window", "cycles_kind", "flash_bytes", "ram_bytes", "ram_static_bytes",
               "stack_peak_bytes", "radio", "energy_raw_uj",
               "energy_compressed_uj", "note"]
@@ -52,15 +53,29 @@ def observed_metrics(X: np.ndarray, Xrec: np.ndarray, miss: np.ndarray, bits, wo
     return m
 
 
-def best_latent_bits(fm: FixedModel, val: np.ndarray, eps: int, sweep: list[int]) -> int:
-    costs = {B: int(ae_codec.encode_batch(fm, val, eps, B).bits.sum()) for B in sweep}
-    return min(costs, key=lambda B: (costs[B], B))
+MEAN_SHIFTS = tuple(range(0, 9))
 
 
-def _row(prep: Prepared, method: str, eps: int, m: dict, B, imputed: int, windows: int) -> dict:
+def best_session(fm: FixedModel, val: np.ndarray, eps: int, sweep: list[int]) -> tuple[int, int]:
+    """(latent_bits, mean_shift) with the fewest bits on the validation windows: coordinate
+    descent (B at t = 0, then t, then B again), ties to the smaller value."""
+    cache: dict = {}
+
+    def bits(B, t):
+        if (B, t) not in cache:
+            cache[B, t] = int(ae_codec.encode_batch(fm, val, eps, B, t).bits.sum())
+        return cache[B, t]
+
+    B = min(sweep, key=lambda b: (bits(b, 0), b))
+    t = min(MEAN_SHIFTS, key=lambda m: (bits(B, m), m))
+    B = min(sweep, key=lambda b: (bits(b, t), b))
+    return B, t
+
+
+def _row(prep: Prepared, method: str, eps: int, m: dict, B, imputed: int, windows: int, t="") -> dict:
     return {"dataset": prep.dataset, "signal": prep.signal, "mode": prep.spec.mode, "model": prep.spec.name,
             "method": method, "eps": eps, "eps_physical": f"{eps * prep.quantum:g}", "unit": prep.unit,
-            "latent_bits": B, "cr": f"{m['cr']:.4f}", "bits_per_sample": f"{m['bits_per_sample']:.4f}",
+            "latent_bits": B, "mean_shift": t, "cr": f"{m['cr']:.4f}", "bits_per_sample": f"{m['bits_per_sample']:.4f}",
             "rmse": f"{m['rmse']:.4f}", "rmse_physical": f"{m['rmse'] * prep.quantum:.5g}",
             "r2": f"{m['r2']:.6f}", "prd": f"{m['prd']:.4f}", "max_abs_err": m["max_abs_err"],
             "violations": m["violations"], "windows": windows, "samples": int(m.get("samples", 0)),
@@ -73,13 +88,13 @@ def rate_distortion(prep: Prepared, test: np.ndarray, bar: tqdm) -> tuple[list[d
     for variant in VARIANTS:
         fm = trained(prep, variant)
         for eps in prep.spec.eps:
-            B = best_latent_bits(fm, prep.val, eps, prep.spec.latent_bits_sweep)
-            b = ae_codec.encode_batch(fm, test, eps, B)
+            B, t = best_session(fm, prep.val, eps, prep.spec.latent_bits_sweep)
+            b = ae_codec.encode_batch(fm, test, eps, B, t)
             m = observed_metrics(test, b.x_rec, miss, b.bits, prep.word_bits, eps)
             m["samples"] = int((~miss).sum())
-            rows.append(_row(prep, VARIANT_NAMES[variant], eps, m, B, int(miss.sum()), len(test)))
+            rows.append(_row(prep, VARIANT_NAMES[variant], eps, m, B, int(miss.sum()), len(test), t))
             if variant == "ae":
-                chosen[eps] = B
+                chosen[eps] = (B, t)
             bar.update(1)
     # Baselines see the same windows, imputed the same way the device imputes them.
     Xi, _ = ae_codec.impute(load_model(stage_dir(prep.spec.name) / "model_ae.json"), test)
@@ -129,12 +144,13 @@ def device_rows(prep: Prepared, fm: FixedModel, chosen: dict, test: np.ndarray,
         idx = np.linspace(0, len(test) - 1, min(nwin, len(test))).round().astype(int)
         X = test[idx]
         for eps in prep.spec.eps:
-            B = chosen[eps]
+            B, t = chosen[eps]
             t0 = time.time()
             st: dict = {}
-            dev = run(fm, built, X, eps, B, stats=st)
-            v = verify(fm, X, eps, dev, B)
-            base = {"board": bname, "model": fm.name, "eps": eps, "latent_bits": B, "windows": v.windows,
+            dev = run(fm, built, X, eps, B, stats=st, mean_shift=t)
+            v = verify(fm, X, eps, dev, B, t)
+            base = {"board": bname, "model": fm.name, "eps": eps, "latent_bits": B, "mean_shift": t,
+                    "windows": v.windows,
                     "bit_exact": v.bit_exact, "violations": v.violations,
                     "cr": f"{X.size * fm.word_bits / v.bits:.4f}",
                     "flash_bytes": built.flash_bytes, "ram_static_bytes": built.ram_bytes}
@@ -211,7 +227,7 @@ def run_bench(models: list[str] | None = None, quick: bool = False,
             rows, chosen = rate_distortion(prep, test, bar)
             rd += rows
             fm = load_model(stage_dir(name) / "model_ae.json")
-            bar.write(f"{name}: device runs (latent bits per eps: {chosen})")
+            bar.write(f"{name}: device runs ((latent bits, mean shift) per eps: {chosen})")
             dev += device_rows(prep, fm, chosen, test, 50 if quick else device_windows)
             _write(RESULTS / "wsn_rate_distortion.csv", RD_FIELDS, rd)
             _write(RESULTS / "wsn_device.csv", DEV_FIELDS, dev)

@@ -2,11 +2,13 @@
 
 One window of n readings becomes (MSB first):
     missing:1        1 if any reading was missing (the MISSING sentinel); then bitmap:n
-    mean:W           window mean - lo, W = the sensor's native word bits
+    mean:W-t         (window mean - lo) >> t, rounded: the mean on a grid of 2^t native units
+                     (t = mean_shift; the mean's rounding error lands in the residual, which
+                     the bound covers, so coarser means trade header bits against residual bits)
     y:m*B            the latent code, B bits per unit
     residual block   toolchain.codecs.residual (bound eps on every non-missing reading)
-eps and B (latent_bits, 1..14, default model.latent_bits) are session parameters, not sent
-per window.
+eps, B (latent_bits, 1..14, default model.latent_bits) and t (mean_shift, 0..8, default 0)
+are session parameters, not sent per window.
 Missing readings are imputed before encoding (temporal mode: mean of the window's observed
 readings; spatial mode: the paper's naive method, mean of the other sensors' offsets from their
 training means plus this sensor's mean) and reconstructed as imputed values, flagged missing.
@@ -60,8 +62,23 @@ def impute(model: FixedModel, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return Xi, miss
 
 
+MAX_MEAN_SHIFT = 8  # tc_codec.h TC_MAX_MEAN_SHIFT
+
+
 def window_mean(model: FixedModel, X: np.ndarray) -> np.ndarray:
     return np.clip(div_round(X.sum(1), model.n), model.lo, model.hi)
+
+
+def _shift(mean_shift: int) -> int:
+    if not 0 <= int(mean_shift) <= MAX_MEAN_SHIFT:
+        raise ValueError(f"mean_shift must be 0..{MAX_MEAN_SHIFT}, got {mean_shift}")
+    return int(mean_shift)
+
+
+def mean_code(model: FixedModel, mean: np.ndarray, t: int) -> np.ndarray:
+    """(mean - lo) on the 2^t grid, rounded half up, capped to the top code of W - t bits."""
+    code = (np.asarray(mean, dtype=np.int64) - model.lo + ((1 << t) >> 1)) >> t
+    return np.minimum(code, ((1 << model.word_bits) - 1) >> t)
 
 
 def _bits(model: FixedModel, latent_bits: int | None) -> int:
@@ -108,9 +125,11 @@ class Batch:
     bits: np.ndarray      # (N,) exact bits per window
     eps: int
     latent_bits: int
+    mean_shift: int = 0
 
 
-def encode_batch(model: FixedModel, X: np.ndarray, eps: int, latent_bits: int | None = None) -> Batch:
+def encode_batch(model: FixedModel, X: np.ndarray, eps: int, latent_bits: int | None = None,
+                 mean_shift: int = 0) -> Batch:
     """Vectorised encoder: decisions, reconstruction and exact bit counts (no packing)."""
     if eps < 0 or eps > 16383:
         raise ValueError(f"eps must be in 0..16383 native units, got {eps}")
@@ -118,15 +137,16 @@ def encode_batch(model: FixedModel, X: np.ndarray, eps: int, latent_bits: int | 
     if X.shape[1] != model.n:
         raise ValueError(f"windows have {X.shape[1]} samples but model {model.name} takes {model.n}")
     B = _bits(model, latent_bits)
+    t = _shift(mean_shift)
     Xi, miss = impute(model, X)
-    mean = window_mean(model, Xi)
+    mean = model.lo + (mean_code(model, window_mean(model, Xi), t) << t)
     yq = encode_latent(model, Xi, mean, B)
     xhat = decode_latent(model, mean, yq, B)
     q = residual.quantize_residual(Xi - xhat, eps)
     x_rec = xhat + residual.dequantize_residual(q, eps)
-    head = 1 + np.where(miss.any(1), model.n, 0) + model.word_bits + model.m * B
+    head = 1 + np.where(miss.any(1), model.n, 0) + model.word_bits - t + model.m * B
     bits = head + np.array([residual.choose(row)[2] for row in q], dtype=np.int64)
-    return Batch(miss, mean, yq, q, x_rec, bits, eps, B)
+    return Batch(miss, mean, yq, q, x_rec, bits, eps, B, t)
 
 
 def pack(model: FixedModel, batch: Batch, i: int) -> tuple[bytes, int]:
@@ -137,7 +157,8 @@ def pack(model: FixedModel, batch: Batch, i: int) -> tuple[bytes, int]:
     if miss.any():
         for b in miss:
             w.write(int(b), 1)
-    w.write(int(batch.mean[i] - model.lo), model.word_bits)
+    t = batch.mean_shift
+    w.write(int(batch.mean[i] - model.lo) >> t, model.word_bits - t)
     for v in batch.yq[i]:
         w.write(int(v), batch.latent_bits)
     residual.encode(w, batch.q[i])
@@ -146,20 +167,21 @@ def pack(model: FixedModel, batch: Batch, i: int) -> tuple[bytes, int]:
 
 
 def encode(model: FixedModel, X: np.ndarray, eps: int,
-           latent_bits: int | None = None) -> list[tuple[bytes, int]]:
-    batch = encode_batch(model, X, eps, latent_bits)
+           latent_bits: int | None = None, mean_shift: int = 0) -> list[tuple[bytes, int]]:
+    batch = encode_batch(model, X, eps, latent_bits, mean_shift)
     return [pack(model, batch, i) for i in range(len(batch.bits))]
 
 
 def decode(model: FixedModel, data: bytes, nbits: int, eps: int,
-           latent_bits: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+           latent_bits: int | None = None, mean_shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Host decoder: (x_rec int64 (n,), missing mask) from one window's bytes."""
     r = BitReader(data, nbits)
     n = model.n
     miss = np.zeros(n, dtype=bool)
     if r.read(1):
         miss[:] = [r.read(1) for _ in range(n)]
-    mean = r.read(model.word_bits) + model.lo
+    t = _shift(mean_shift)
+    mean = (r.read(model.word_bits - t) << t) + model.lo
     B = _bits(model, latent_bits)
     yq = np.array([[r.read(B) for _ in range(model.m)]], dtype=np.int64)
     xhat = decode_latent(model, np.array([mean], dtype=np.int64), yq, B)[0]
