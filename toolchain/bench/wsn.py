@@ -201,6 +201,13 @@ def plot(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _read(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def _write(path: Path, fields: list[str], rows: list[dict]) -> None:
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
@@ -217,8 +224,13 @@ def run_bench(models: list[str] | None = None, quick: bool = False,
     RESULTS = results_dir()
     specs = load_specs()
     names = models or list(specs)
+    unknown = [n for n in names if n not in specs]
+    if unknown:
+        raise KeyError(f"unknown model(s) {', '.join(unknown)}; models/specs.toml defines: {', '.join(specs)}")
     RESULTS.mkdir(exist_ok=True)
-    rd, dev = [], []
+    # A run over some models keeps the other models' rows of the existing tables.
+    rd, dev = ([r for r in _read(RESULTS / f) if r["model"] not in names]
+               for f in ("wsn_rate_distortion.csv", "wsn_device.csv"))
     nsteps = sum((len(VARIANTS) + len(BASELINES)) * len(specs[n].eps) for n in names)
     with tqdm(total=nsteps, desc="rate-distortion", unit="run") as bar:
         for name in names:

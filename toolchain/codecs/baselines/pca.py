@@ -50,7 +50,9 @@ class PCA(RangeMixin):
             raise ValueError("training windows contain the missing sentinel: impute first")
         t = t.astype(np.float64)
         self.mu = t.mean(axis=0)
-        _, _, vt = np.linalg.svd(t - self.mu, full_matrices=True)
+        # Only V is needed: full_matrices=True would also build U, N x N (13 GB for 40k windows).
+        # With fewer windows than samples the thin SVD would lack basis rows, so then ask for all.
+        _, _, vt = np.linalg.svd(t - self.mu, full_matrices=t.shape[0] < t.shape[1])
         self.basis = np.ascontiguousarray(vt)
 
     def _model(self, n: int) -> tuple[np.ndarray, np.ndarray]:
