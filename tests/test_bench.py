@@ -8,9 +8,13 @@ from toolchain.bench import wsn
 
 def test_bench_wsn_quick_writes_complete_tables(tmp_path, monkeypatch):
     monkeypatch.setenv("TINYCODEC_RESULTS", str(tmp_path))
+    # rows of models this run does not cover are kept
+    (tmp_path / "wsn_rate_distortion.csv").write_text("model,method,eps,violations,cr\nother,ltc,5,0,2.0\n")
     rc = wsn.run_bench(models=["ulb-temporal"], quick=True)
     assert rc == 0
     rd = list(csv.DictReader(open(tmp_path / "wsn_rate_distortion.csv")))
+    assert [r["method"] for r in rd if r["model"] == "other"] == ["ltc"]
+    rd = [r for r in rd if r["model"] == "ulb-temporal"]
     methods = {r["method"] for r in rd}
     assert methods == {"ae-basic", "ae-wae", "ae-sae", "ltc", "dct", "pca", "nlms", "zstd", "zstd-dict"}
     for m in methods:
