@@ -181,6 +181,8 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    need = ("model", "method", "eps_physical", "cr", "unit")
+    rows = [r for r in rows if all(r.get(k) not in (None, "") for k in need)]  # e.g. rows of an older table
     models = list(dict.fromkeys(r["model"] for r in rows))
     fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False)
     for ax, model in zip(axes[0], models):
