@@ -132,7 +132,8 @@ def cmd_flash(args) -> int:
 
 def cmd_bench_wsn(args) -> int:
     from .bench.wsn import run_bench
-    return run_bench(models=args.models, quick=args.quick, device_windows=args.device_windows)
+    return run_bench(models=args.models, quick=args.quick, device_windows=args.device_windows,
+                     plot_only=args.plot_only)
 
 
 def cmd_demo(args) -> int:
@@ -187,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", nargs="*", default=None)
     p.add_argument("--quick", action="store_true", help="fewer windows (smoke run)")
     p.add_argument("--device-windows", type=int, default=None)
+    p.add_argument("--plot-only", action="store_true", help="redraw results/wsn_cr_vs_eps.png from the CSV")
     p.set_defaults(fn=cmd_bench_wsn)
     p = sub.add_parser("demo", help="end to end on one board in a few minutes")
     p.add_argument("--target", default="msp430f1611")

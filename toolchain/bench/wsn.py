@@ -195,6 +195,9 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.set_xlabel(f"eps ({sub[0]['unit']})")
         ax.set_ylabel("CR (raw bits / sent bits)")
         ax.set_xscale("log")
+        ticks = sorted({float(r["eps_physical"]) for r in sub})
+        ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+        ax.minorticks_off()
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.suptitle("Error-bounded compression on test days: every reading within eps")
@@ -222,8 +225,12 @@ def results_dir() -> Path:
 
 
 def run_bench(models: list[str] | None = None, quick: bool = False,
-              device_windows: int | None = None) -> int:
+              device_windows: int | None = None, plot_only: bool = False) -> int:
     RESULTS = results_dir()
+    if plot_only:  # redraw the figure from the table a previous run wrote
+        plot(_read(RESULTS / "wsn_rate_distortion.csv"), RESULTS / "wsn_cr_vs_eps.png")
+        print(f"wrote {RESULTS}/wsn_cr_vs_eps.png")
+        return 0
     specs = load_specs()
     names = models or list(specs)
     unknown = [n for n in names if n not in specs]
