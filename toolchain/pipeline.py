@@ -63,9 +63,8 @@ def generate(fm: FixedModel, board: Board) -> Path:
                                           if p.is_file()}}
     params = {"board": board.name, "harness": _harness(board)}
     if not up_to_date(d, "generate", inputs, params):
-        files = render_codec(fm, board.name, src, _harness(board))
-        write_manifest(d, "generate", inputs, params,
-                       [f"src/{p.name}" for p in sorted(src.iterdir())] + [f"src/{p.name}" for p in files[:0]])
+        render_codec(fm, board.name, src, _harness(board))
+        write_manifest(d, "generate", inputs, params, [f"src/{p.name}" for p in sorted(src.iterdir())])
     return src
 
 
