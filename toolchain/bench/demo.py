@@ -51,8 +51,7 @@ def demo(target: str = "msp430f1611") -> int:
           f"int16 Q{fm.f1}/Q{fm.f2}: {d / 'model.json'}")
     fm.name = "demo"
     built = build(fm, board)
-    size = (f"flash {built.flash_bytes} B, RAM {built.ram_bytes} B + {built.stack_reserve} B stack"
-            if built.flash_bytes else "host build")
+    size = (f"flash {built.flash_bytes} B, static RAM {built.ram_bytes} B" if built.flash_bytes else "host build")
     print(f"[3/5] C rendered and built for {board.name}: {built.artifact} ({size})")
     test = prep.test
     X = test[np.linspace(0, len(test) - 1, min(DEMO_WINDOWS, len(test))).round().astype(int)]
@@ -60,7 +59,8 @@ def demo(target: str = "msp430f1611") -> int:
     print(f"[4/5] {len(X)} held-out windows through the {board.name} image, decoded on the host:")
     for eps in prep.spec.eps:
         B, t = best_session(fm, prep.val, eps, prep.spec.latent_bits_sweep)  # chosen on validation days
-        dev = run(fm, built, X, eps, B, mean_shift=t)
+        st: dict = {}
+        dev = run(fm, built, X, eps, B, mean_shift=t, stats=st)
         v = verify(fm, X, eps, dev, B, t)
         cyc = [w.cycles for w in dev if w.cycles is not None]
         line = (f"      eps {eps * prep.quantum:g} {prep.unit} (B={B}, t={t}): {v.bit_exact}/{v.windows} bit-exact with Python, "
@@ -73,6 +73,8 @@ def demo(target: str = "msp430f1611") -> int:
                                       radio=get_radio(board.radio))
             line += (f", {c:.0f} cycles/window ({c / board.clock_hz * 1e3:.1f} ms), "
                      f"{board.radio}: {er:.1f} uJ raw vs {ec:.1f} uJ compressed")
+        if st.get("peak_stack_bytes") is not None:
+            line += f", RAM {built.ram_bytes} B + {st['peak_stack_bytes']} B measured peak stack"
         print(line)
         ok &= v.bit_exact == v.windows and v.violations == 0
         if eps == prep.spec.eps[1]:
