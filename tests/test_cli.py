@@ -84,3 +84,10 @@ def test_flash_without_a_board_fails_fast_and_clearly(board):
     assert p.returncode == 2
     assert time.time() - t0 < 30
     assert "mspdebug" in p.stderr and ("no board" in p.stderr or "attached" in p.stderr)
+
+
+def test_demo_runs_end_to_end_on_the_smallest_board():
+    p = tc("demo", "--target", "msp430g2553", timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.count("200/200 bit-exact with Python, 0 readings outside the bound") == 4
+    assert "measured peak stack" in p.stdout

@@ -29,3 +29,11 @@ def test_compression_saves_radio_energy_but_pays_cycles():
                                 active_current_a=b.active_current_a, clock_hz=b.clock_hz,
                                 radio=get_radio("cc2420"))
     assert comp2 - comp == pytest.approx(1e6 * 3.0 * 2.1e-3 / b.clock_hz * 1e6)
+
+
+def test_every_board_names_a_known_radio():
+    from toolchain.backends.boards import list_boards
+    for name in list_boards():
+        b = load_board(name)
+        if b.radio is not None:
+            assert get_radio(b.radio).name == b.radio
