@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import gzip
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,12 +9,12 @@ import pytest
 from toolchain.codecs.bitstream import BitstreamError
 from toolchain.codecs.baselines import BASELINES, Encoded, evaluate
 from toolchain.codecs.metrics import metrics
+from toolchain.data import data_root
 
 W16, LO16 = 16, -32767            # -32768 is the missing sentinel, so the range starts above it
 HI16 = LO16 + (1 << W16) - 1
 EPSS = (0, 1, 5, 20)
-GSB = (Path(os.environ.get("TINYCODEC_DATA", "/work/shared/data"))
-       / "sensorscope_gsb" / "cleaned-stbernard-meteo-12.txt.gz")
+GSB = data_root() / "sensorscope_gsb" / "cleaned-stbernard-meteo-12.txt.gz"
 
 
 def smooth(rng: np.random.Generator, count: int, n: int) -> np.ndarray:
@@ -148,7 +146,6 @@ def load_gsb() -> np.ndarray:
     return np.round(v * 100).astype(np.int64)
 
 
-@pytest.mark.skipif(not GSB.exists(), reason="SensorScope GSB data not present")
 def test_real_gsb_station12_eps10(capsys):
     x = load_gsb()
     n = 32
