@@ -162,3 +162,14 @@ def test_real_gsb_station12_eps10(capsys):
     with capsys.disabled():
         print("\nGSB station 12, windows of 32, eps=10, CR: "
               + ", ".join(f"{k}={v:.2f}" for k, v in crs.items()))
+
+
+@pytest.mark.parametrize("name", ["pca", "nlms", "zstd-dict"])
+def test_fitted_baselines_refuse_bad_training_windows(name):
+    codec = BASELINES[name]()
+    with pytest.raises(ValueError, match=f"{name}.fit needs training windows"):
+        codec.fit(np.zeros(32, dtype=np.int64), W16, LO16)
+    bad = np.zeros((4, 32), dtype=np.int64)
+    bad[1, 3] = -32768
+    with pytest.raises(ValueError, match="missing sentinel"):
+        codec.fit(bad, W16, LO16)

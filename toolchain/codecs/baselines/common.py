@@ -54,6 +54,16 @@ class RangeMixin:
         return check_window(x, eps, self.lo, self.word_bits)
 
 
+def check_train(train_windows: np.ndarray, who: str) -> np.ndarray:
+    """Validate training windows for a fitted baseline: (N, n) with no missing sentinel."""
+    t = np.asarray(train_windows)
+    if t.ndim != 2 or t.shape[0] < 1:
+        raise ValueError(f"{who}.fit needs training windows of shape (N, n), got {t.shape}")
+    if np.any(t == MISSING):
+        raise ValueError(f"{who}.fit: training windows contain the missing sentinel {MISSING}: impute first")
+    return t
+
+
 def check_window(x: np.ndarray, eps: int, lo: int, word_bits: int) -> np.ndarray:
     """Validate one window: 1-D integers inside the sensor range, no missing sentinel, eps >= 0."""
     if int(eps) != eps or eps < 0:

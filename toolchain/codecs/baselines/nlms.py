@@ -34,7 +34,7 @@ import numpy as np
 from .. import residual
 from ..bitstream import BitWriter, BitstreamError, zigzag
 from . import arith
-from .common import (Encoded, RangeMixin, finish, gamma_cost, pack, read_gamma, reader,
+from .common import (Encoded, check_train, RangeMixin, finish, gamma_cost, pack, read_gamma, reader,
                      write_gamma)
 
 ORDERS = (1, 2, 3, 4, 8, 16, 32)
@@ -57,11 +57,7 @@ class NLMS(RangeMixin):
     # ---- model ---------------------------------------------------------------------------
     def fit(self, train_windows: np.ndarray, word_bits: int, lo: int) -> None:
         self._set_range(word_bits, lo)
-        t = np.asarray(train_windows)
-        if t.ndim != 2 or t.shape[0] < 1:
-            raise ValueError(f"nlms.fit needs training windows of shape (N, n), got {t.shape}")
-        if np.any(t == -32768):
-            raise ValueError("training windows contain the missing sentinel: impute first")
+        t = check_train(train_windows, "nlms")
         t = t.astype(np.int64)
         n = t.shape[1]
         self.mean = float(t.mean())

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import residual
 from ..bitstream import BitWriter, BitstreamError
-from .common import (Encoded, RangeMixin, finish, gamma_cost, pack, read_gamma, reader,
+from .common import (Encoded, check_train, RangeMixin, finish, gamma_cost, pack, read_gamma, reader,
                      round_half_up, write_gamma)
 from .dct import J_BITS, N_STEPS, step
 
@@ -43,11 +43,7 @@ class PCA(RangeMixin):
 
     def fit(self, train_windows: np.ndarray, word_bits: int, lo: int) -> None:
         self._set_range(word_bits, lo)
-        t = np.asarray(train_windows)
-        if t.ndim != 2 or t.shape[0] < 1:
-            raise ValueError(f"pca.fit needs training windows of shape (N, n), got {t.shape}")
-        if np.any(t == -32768):
-            raise ValueError("training windows contain the missing sentinel: impute first")
+        t = check_train(train_windows, "pca")
         t = t.astype(np.float64)
         self.mu = t.mean(axis=0)
         # Only V is needed: full_matrices=True would also build U, N x N (13 GB for 40k windows).

@@ -17,7 +17,7 @@ import zstandard as zstd
 
 from .. import residual
 from ..bitstream import BitstreamError
-from .common import Encoded, RangeMixin
+from .common import check_train, Encoded, RangeMixin
 
 LEVEL = 19
 DICT_SIZE = 2048
@@ -94,9 +94,7 @@ class ZstdDict(Zstd):
 
     def fit(self, train_windows: np.ndarray, word_bits: int, lo: int) -> None:
         self._set_range(word_bits, lo)
-        t = np.asarray(train_windows)
-        if t.ndim != 2 or t.shape[0] < 1:
-            raise ValueError(f"zstd-dict.fit needs training windows of shape (N, n), got {t.shape}")
+        t = check_train(train_windows, "zstd-dict")
         self._train = t.astype(np.int64)
         self._dicts = {}
 
