@@ -56,8 +56,9 @@ def cmd_train(args) -> int:
 
 
 def _load(args):
-    from .pipeline import board, get_model
-    return get_model(args.model, getattr(args, "model_file", None)), board(args.target)
+    from .backends.boards import load_board
+    from .pipeline import get_model
+    return get_model(args.model, getattr(args, "model_file", None)), load_board(args.target)
 
 
 def cmd_build(args) -> int:

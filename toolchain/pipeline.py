@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import REPO_ROOT
-from .backends.boards import Board, load_board
+from .backends.boards import Board
 from .backends.codegen import TEMPLATES, model_hash, render_codec, worst_case_bits
 from .codecs import ae_codec
 from .quant.fixed_point import FixedModel
@@ -182,6 +182,3 @@ def verify(fm: FixedModel, X: np.ndarray, eps: int, dev: list[DeviceWindow],
     return Verification(len(dev), exact, viol, maxerr, int(sum(w.nbits for w in dev)),
                         int(sum(w.imputed for w in dev)), mism)
 
-
-def board(name: str) -> Board:
-    return load_board(name)
