@@ -3,12 +3,33 @@
 #define TC_HAL_H
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #define TC_BOARD_NAME "native"
+
+/* The host has no meaningful counter: tc_hal_counter() is always 0. */
+#define TC_HAL_COUNTER_KIND "none"
 
 static inline int32_t tc_mul16(int16_t a, int16_t b)
 {
     return (int32_t)a * (int32_t)b;
+}
+
+static inline void tc_hal_putc(char c)
+{
+    putchar((unsigned char)c);
+}
+
+static inline uint64_t tc_hal_counter(void)
+{
+    return 0;
+}
+
+__attribute__((noreturn)) static inline void tc_hal_exit(int code)
+{
+    fflush(stdout);
+    exit(code);
 }
 
 #endif

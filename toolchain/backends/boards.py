@@ -23,12 +23,17 @@ class Board:
     name: str
     dir: Path
     description: str
-    arch: str  # "msp430" | "native"
+    arch: str  # "msp430" | "native" | "riscv"
     hwmult: str  # "none" | "16bit" | "32bit" | "native"
     mcu: str | None = None
     clang_flags: list[str] = field(default_factory=list)
-    cc: str | None = None  # native only
-    cflags: list[str] = field(default_factory=list)  # native only
+    cc: str | None = None  # native and riscv
+    cflags: list[str] = field(default_factory=list)  # native and riscv
+    ldflags: list[str] = field(default_factory=list)  # riscv
+    size_tool: str | None = None  # riscv: binutils size for the board's ELF
+    nm_tool: str | None = None  # riscv: binutils nm
+    runtime_sources: list[Path] = field(default_factory=list)  # riscv: startup and HAL, built into every program
+    linker_script: Path | None = None  # riscv
     runtime_dir: Path | None = None
     ldscripts: str | None = None
     simulate: bool = False
@@ -47,6 +52,8 @@ class Board:
     flasher_tool: str | None = None
     flasher_driver: str | None = None
     flasher_args: list[str] = field(default_factory=list)
+    qemu: str | None = None  # [run] emulator binary (riscv)
+    qemu_args: list[str] = field(default_factory=list)  # [run] its arguments, before -kernel <elf>
     raw: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -88,11 +95,24 @@ def load_board(name: str, targets_dir: Path | None = None) -> Board:
 def _from_toml(name: str, folder: Path, raw: dict) -> Board:
     cpu, clock, mem = raw.get("cpu", {}), raw.get("clock", {}), raw.get("memory", {})
     energy, flasher, meta = raw.get("energy", {}), raw.get("flasher", {}), raw.get("board", {})
+    run = raw.get("run", {})
     if "arch" not in cpu:
         raise ValueError(f"{folder / 'board.toml'}: [cpu] arch is required")
     if meta.get("name", name) != name:
         raise ValueError(f"{folder / 'board.toml'}: [board] name {meta['name']!r} differs from folder {name!r}")
     runtime = cpu.get("runtime")
+    linker_script = cpu.get("linker_script")
+    runtime_sources = [folder / p for p in cpu.get("runtime_sources", [])]
+    for p in [*runtime_sources, *([folder / linker_script] if linker_script else [])]:
+        if not p.is_file():
+            raise ValueError(f"{folder / 'board.toml'}: [cpu] names {p.name}, which is not in {folder}")
+    if cpu["arch"] == "riscv":
+        missing = [k for k, v in (("[cpu] cc", cpu.get("cc")), ("[cpu] linker_script", linker_script),
+                                  ("[memory] ram_origin", mem.get("ram_origin")),
+                                  ("[memory] ram_bytes", mem.get("ram_bytes")),
+                                  ("[run] qemu", run.get("qemu"))) if v is None]
+        if missing:
+            raise ValueError(f"{folder / 'board.toml'}: a riscv board needs {', '.join(missing)}")
     return Board(
         name=name,
         dir=folder,
@@ -103,9 +123,14 @@ def _from_toml(name: str, folder: Path, raw: dict) -> Board:
         clang_flags=list(cpu.get("clang_flags", [])),
         cc=cpu.get("cc"),
         cflags=list(cpu.get("cflags", [])),
+        ldflags=list(cpu.get("ldflags", [])),
+        size_tool=cpu.get("size"),
+        nm_tool=cpu.get("nm"),
+        runtime_sources=runtime_sources,
+        linker_script=folder / linker_script if linker_script else None,
         runtime_dir=(folder / runtime).resolve() if runtime else None,
         ldscripts=cpu.get("ldscripts", cpu.get("mcu")),
-        simulate=bool(cpu.get("simulate", False)),
+        simulate=bool(cpu.get("simulate", run.get("simulate", False))),
         simulate_reason=cpu.get("simulate_reason", ""),
         clock_hz=clock.get("hz"),
         voltage_v=clock.get("voltage_v"),
@@ -121,5 +146,7 @@ def _from_toml(name: str, folder: Path, raw: dict) -> Board:
         flasher_tool=flasher.get("tool"),
         flasher_driver=flasher.get("driver"),
         flasher_args=list(flasher.get("args", [])),
+        qemu=run.get("qemu"),
+        qemu_args=list(run.get("qemu_args", [])),
         raw=raw,
     )
