@@ -11,7 +11,7 @@ TARGET ?= msp430f1611
 MODEL  ?= gsb-temporal
 export TINYCODEC_DATA ?= $(abspath ../shared/data)
 
-.PHONY: setup apt-deps demo test build run bench flash bench-wsn clean help
+.PHONY: setup apt-deps demo test build run bench flash bench-wsn zoo clean help
 
 help:
 	@sed -n '2,6p' Makefile
@@ -53,6 +53,9 @@ flash: setup
 
 bench-wsn: setup
 	$(VENV)/bin/tinycodec bench-wsn
+
+zoo: setup
+	$(VENV)/bin/tinycodec zoo
 
 clean:
 	rm -rf build

@@ -137,6 +137,14 @@ def cmd_bench_wsn(args) -> int:
                      plot_only=args.plot_only)
 
 
+def cmd_zoo(args) -> int:
+    from .train.zoo import build_zoo
+    paths = build_zoo(args.only or None, seed=args.seed, log=_p)
+    for p in paths:
+        _p(f"wrote {p}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .bench.demo import demo
     return demo(args.target)
@@ -191,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device-windows", type=int, default=None)
     p.add_argument("--plot-only", action="store_true", help="redraw results/wsn_cr_vs_eps.png from the CSV")
     p.set_defaults(fn=cmd_bench_wsn)
+    p = sub.add_parser("zoo", help="train + convert the int8 TFLite model zoo into models/zoo/")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="build only these zoo models")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=cmd_zoo)
     p = sub.add_parser("demo", help="end to end on one board in a few minutes")
     p.add_argument("--target", default="msp430f1611")
     p.set_defaults(fn=cmd_demo)

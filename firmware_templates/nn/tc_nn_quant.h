@@ -22,8 +22,25 @@ static inline int32_t tc_nn_clamp(int32_t x, int32_t lo, int32_t hi)
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
+#if defined(__MSP430__) && !defined(TC_NN_QUANT_IMPL)
+/* On the MSP430 these are ordinary functions in tc_nn_quant.c: each inlined copy
+ * of the 64-bit arithmetic costs a few hundred bytes of 16-bit code, and they
+ * run once per output value, not per multiply-accumulate. */
+int32_t tc_nn_srdhm(int32_t a, int32_t b);
+int32_t tc_nn_rdbpot(int32_t x, int e);
+int32_t tc_nn_mbqm(int32_t x, int32_t m, int shift);
+int32_t tc_nn_sat_shl(int32_t x, int e);
+int32_t tc_nn_one_over_one_plus_x(int32_t a);
+int tc_nn_clz32(uint32_t x);
+#else
+#if defined(__MSP430__)
+#define TC_NN_QFN
+#else
+#define TC_NN_QFN static inline
+#endif
+
 /* gemmlowp::SaturatingRoundingDoublingHighMul: (a * b * 2) >> 32, rounded. */
-static inline int32_t tc_nn_srdhm(int32_t a, int32_t b)
+TC_NN_QFN int32_t tc_nn_srdhm(int32_t a, int32_t b)
 {
     if (a == b && a == INT32_MIN) {
         return INT32_MAX;
@@ -36,7 +53,7 @@ static inline int32_t tc_nn_srdhm(int32_t a, int32_t b)
 }
 
 /* gemmlowp::RoundingDivideByPOT: x / 2^e, halves away from zero; 0 <= e <= 31. */
-static inline int32_t tc_nn_rdbpot(int32_t x, int e)
+TC_NN_QFN int32_t tc_nn_rdbpot(int32_t x, int e)
 {
     const int32_t mask = (int32_t)((UINT32_C(1) << e) - UINT32_C(1));
     const int32_t remainder = x & mask;
@@ -45,7 +62,7 @@ static inline int32_t tc_nn_rdbpot(int32_t x, int e)
 }
 
 /* tflite::MultiplyByQuantizedMultiplier: x * m * 2^(shift - 31). */
-static inline int32_t tc_nn_mbqm(int32_t x, int32_t m, int shift)
+TC_NN_QFN int32_t tc_nn_mbqm(int32_t x, int32_t m, int shift)
 {
 #ifdef TC_NN_SINGLE_ROUNDING
     const int total_shift = 31 - shift;
@@ -61,7 +78,7 @@ static inline int32_t tc_nn_mbqm(int32_t x, int32_t m, int shift)
 }
 
 /* SaturatingRoundingMultiplyByPOT<e> for e > 0. */
-static inline int32_t tc_nn_sat_shl(int32_t x, int e)
+TC_NN_QFN int32_t tc_nn_sat_shl(int32_t x, int e)
 {
     const int32_t threshold = (int32_t)((UINT32_C(1) << (31 - e)) - UINT32_C(1));
     if (x > threshold) {
@@ -74,7 +91,7 @@ static inline int32_t tc_nn_sat_shl(int32_t x, int e)
 }
 
 /* gemmlowp::one_over_one_plus_x_for_x_in_0_1, Q0.31 in and out (Newton-Raphson in Q2.29). */
-static inline int32_t tc_nn_one_over_one_plus_x(int32_t a)
+TC_NN_QFN int32_t tc_nn_one_over_one_plus_x(int32_t a)
 {
     const int64_t sum = (int64_t)a + INT32_MAX;
     const int32_t half_denominator = (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
@@ -86,7 +103,7 @@ static inline int32_t tc_nn_one_over_one_plus_x(int32_t a)
     return tc_nn_sat_shl(x, 1);
 }
 
-static inline int tc_nn_clz32(uint32_t x)
+TC_NN_QFN int tc_nn_clz32(uint32_t x)
 {
     int n = 0;
     if (x == 0) {
@@ -98,5 +115,7 @@ static inline int tc_nn_clz32(uint32_t x)
     }
     return n;
 }
+
+#endif /* outlined */
 
 #endif

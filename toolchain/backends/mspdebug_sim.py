@@ -141,20 +141,29 @@ def _tail(text: str, n: int = 2500) -> str:
     return text[-n:]
 
 
+def _resolve(syms: dict[str, tuple[int, int]], spec: str) -> tuple[int, int]:
+    """'name' or 'name+offset' (e.g. a tensor inside a static arena) -> (address, bytes left)."""
+    name, _, off = spec.partition("+")
+    addr, size = syms[name]
+    k = int(off, 0) if off else 0
+    return addr + k, max(size - k, 0) if size else 0
+
+
 def _run_one(elf: Path, inputs: list[bytes], in_sym: str, out_sym: str, out_len: int,
              break_sym: str, hwmult: bool, timeout_s: float,
              measure_stack: bool = False) -> tuple[list[_Raw], _Stack | None]:
     syms = read_symbols(elf)
     for s in (in_sym, out_sym, break_sym):
-        if s not in syms:
+        if s.partition("+")[0] not in syms:
             raise SimError(f"{elf.name}: no symbol {s!r} (firmware contract: tc_in, tc_out, tc_done)")
-    in_size = syms[in_sym][1]
+    in_addr, in_size = _resolve(syms, in_sym)
+    out_addr, _ = _resolve(syms, out_sym)
     for k, data in enumerate(inputs):
         if in_size and len(data) > in_size:
             raise SimError(f"input {k} has {len(data)} B but {in_sym} holds {in_size} B")
     bp_addr = syms[break_sym][0]
     paint = paint_region(elf) if measure_stack else None
-    cmds = _script(elf.name, inputs, syms[in_sym][0], syms[out_sym][0], out_len, bp_addr, hwmult, paint)
+    cmds = _script(elf.name, inputs, in_addr, out_addr, out_len, bp_addr, hwmult, paint)
     proc = subprocess.Popen([MSPDEBUG, "-q", "-n", "sim"], cwd=elf.parent, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -22,7 +22,7 @@ from .nn_plan import Plan, check_plan, plan_memory
 from .tflite_model import Graph, read_tflite
 
 NN_TEMPLATES = REPO_ROOT / "firmware_templates" / "nn"
-COMMON_FILES = ("tc_nn_kernels.h", "tc_nn_quant.h")
+COMMON_FILES = ("tc_nn_kernels.h", "tc_nn_quant.h", "tc_nn_quant.c")
 HARNESSES = {"vectors": "main_vectors.c", "sim": "main_sim_nn.c"}
 
 
@@ -39,6 +39,8 @@ class GeneratedNN:
     needs_float: bool
     input_bytes: list[int]
     output_bytes: list[int]
+    input_offsets: list[int]  # byte offsets of the input/output tensors in the arena
+    output_offsets: list[int]
 
 
 def c_identifier(name: str) -> str:
@@ -117,9 +119,10 @@ def generate_nn(model: str | Path | bytes, out_dir: Path, name: str | None = Non
     kernels = sorted({s.kernel_file for s in lw.steps if s.kernel_file})
     for f in (*COMMON_FILES, *kernels):
         shutil.copyfile(NN_TEMPLATES / f, out_dir / f)
-    return GeneratedNN(name, out_dir, [out_dir / f"{name}.c", *(out_dir / k for k in kernels)], header,
+    return GeneratedNN(name, out_dir, [out_dir / f"{name}.c", out_dir / "tc_nn_quant.c", *(out_dir / k for k in kernels)], header,
                        plan.arena_bytes, lw.weight_bytes, plan, lw, lw.needs_float,
-                       [t["bytes"] for t in inputs], [t["bytes"] for t in outputs])
+                       [t["bytes"] for t in inputs], [t["bytes"] for t in outputs],
+                       [t["offset"] for t in inputs], [t["offset"] for t in outputs])
 
 
 def _config_header(name: str, needs_float: bool, single_rounding: bool) -> str:
