@@ -3,6 +3,7 @@
 #   make test                 the whole test suite (does its own setup)
 #   make build|bench|flash TARGET=<board> MODEL=<model>
 #   make bench-wsn            rate-distortion + device tables in results/
+#   make bench-nn             int8 code generator: zoo x boards, bit-exactness, arena, cycles
 SHELL := /bin/bash
 PY_SYS ?= python3
 VENV   ?= .venv
@@ -11,7 +12,7 @@ TARGET ?= msp430f1611
 MODEL  ?= gsb-temporal
 export TINYCODEC_DATA ?= $(abspath ../shared/data)
 
-.PHONY: setup apt-deps demo test build run bench flash bench-wsn zoo clean help
+.PHONY: setup apt-deps demo test build run bench flash bench-wsn bench-nn zoo clean help
 
 help:
 	@sed -n '2,6p' Makefile
@@ -53,6 +54,9 @@ flash: setup
 
 bench-wsn: setup
 	$(VENV)/bin/tinycodec bench-wsn
+
+bench-nn: setup
+	$(VENV)/bin/tinycodec bench-nn
 
 zoo: setup
 	$(VENV)/bin/tinycodec zoo

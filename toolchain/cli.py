@@ -16,7 +16,12 @@ def cmd_boards(args) -> int:
     from .backends.boards import list_boards, load_board
     for name in list_boards():
         b = load_board(name)
-        mem = f"flash {b.flash_bytes} B, RAM {b.ram_bytes} B" if b.flash_bytes else "host"
+        if b.flash_bytes:
+            mem = f"flash {b.flash_bytes} B, RAM {b.ram_bytes} B"
+        elif b.arch == "riscv":
+            mem = f"emulated, RAM {b.ram_bytes} B"
+        else:
+            mem = "host"
         _p(f"{name:14s} {b.description}  ({mem}, multiplier: {b.hwmult})")
     return 0
 
@@ -145,6 +150,37 @@ def cmd_zoo(args) -> int:
     return 0
 
 
+def cmd_nn_generate(args) -> int:
+    from .backends.nn_codegen import generate_nn
+    from .nn_pipeline import generate, resolve_model
+    if args.out:
+        name, path = resolve_model(args.model)
+        gen = generate_nn(path, args.out, name=args.name or name)
+    else:
+        gen = generate(args.model)
+    _p(f"{gen.out_dir}/{gen.name}.c: {len(gen.lowered.steps)} steps, arena {gen.arena_bytes} B, "
+       f"constants {gen.weight_bytes} B of weights; kernels: {', '.join(p.name for p in gen.sources[1:])}")
+    return 0
+
+
+def cmd_nn_verify(args) -> int:
+    from .nn_pipeline import verify
+    v = verify(args.model, args.target, n_random=args.random, n_heldout=args.heldout, measure=not args.no_cycles)
+    per = f", {v.counts_mean:.0f} {v.count_kind} per inference" if v.counts_mean is not None else ""
+    _p(f"{v.model} on {v.board}: {v.n_inputs} inputs ({v.n_heldout} held-out), "
+       f"{'bit-exact with TFLite Micro' if v.bit_exact else f'{len(v.mismatches)} DIFFER from TFLite Micro'}; "
+       f"arena {v.arena_bytes} B (TFLM {v.tflm_arena_bytes} B, of which {v.tflm_head_bytes} B activations), "
+       f"flash {v.footprint.get('flash')} B{per}")
+    return 0 if v.bit_exact else 1
+
+
+def cmd_bench_nn(args) -> int:
+    from .bench.nn import run_bench
+    path = run_bench(args.models, args.targets, log=_p)
+    _p(f"wrote {path} and {path.with_name('nn_arena_vs_tflm.png')}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .bench.demo import demo
     return demo(args.target)
@@ -203,15 +239,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="+", metavar="NAME", help="build only these zoo models")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=cmd_zoo)
+    p = sub.add_parser("nn-generate", help="int8 .tflite (or zoo name) -> C99 with a static arena")
+    p.add_argument("model", help="zoo model name or path to an int8 .tflite")
+    p.add_argument("--out", type=Path, help="output folder (default build/<model>/nn/)")
+    p.add_argument("--name", help="C identifier prefix (default: the model name)")
+    p.set_defaults(fn=cmd_nn_generate)
+    p = sub.add_parser("nn-verify", help="run generated C on a board and compare with TFLite Micro")
+    p.add_argument("model", help="zoo model name or path to an int8 .tflite")
+    p.add_argument("--target", default="native", help="board folder under targets/")
+    p.add_argument("--random", type=int, default=100, help="random int8 inputs besides the held-out ones")
+    p.add_argument("--heldout", type=int, default=None, help="use only the first N held-out inputs")
+    p.add_argument("--no-cycles", action="store_true", help="MSP430: skip the cycle probe (half the time)")
+    p.set_defaults(fn=cmd_nn_verify)
+    p = sub.add_parser("bench-nn", help="zoo x boards -> results/nn_codegen.csv")
+    p.add_argument("--models", nargs="*", default=None)
+    p.add_argument("--targets", nargs="*", default=None)
+    p.set_defaults(fn=cmd_bench_nn)
     p = sub.add_parser("demo", help="end to end on one board in a few minutes")
     p.add_argument("--target", default="msp430f1611")
     p.set_defaults(fn=cmd_demo)
     args = ap.parse_args(argv)
     from .backends.msp430_build import BuildError, FitError
+    from .backends.nn_lower import UnsupportedModelError
+    from .backends.nn_targets import TargetError
+    from .backends.tflite_model import TfliteFormatError
     from .data import DataError
     try:
         return args.fn(args)
-    except (FileNotFoundError, KeyError, ValueError, RuntimeError, DataError, FitError, BuildError) as e:
+    except (FileNotFoundError, KeyError, ValueError, RuntimeError, DataError, FitError, BuildError,
+            UnsupportedModelError, TfliteFormatError, TargetError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         _p(f"tinycodec: error: {msg}", file=sys.stderr)
         return 2

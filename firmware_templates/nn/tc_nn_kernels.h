@@ -101,8 +101,8 @@ void tc_nn_lut_s8(const int8_t *table, const int8_t *in, int8_t *out, int32_t n)
 
 typedef struct {
     int32_t outer;
-    int16_t depth, diff_min;
-    const int32_t *exp_table; /* exp(-k) in Q0.31 for k = 0..255; -1 below diff_min */
+    int16_t depth;
+    const int32_t *exp_table; /* exp(-k) in Q0.31 for k = 0..255; -1 where -k < TFLite's diff_min */
 } tc_nn_softmax_t;
 void tc_nn_softmax_s8(const tc_nn_softmax_t *p, const int8_t *in, int8_t *out);
 

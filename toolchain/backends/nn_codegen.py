@@ -108,7 +108,7 @@ def generate_nn(model: str | Path | bytes, out_dir: Path, name: str | None = Non
                sha=hashlib.sha256(raw).hexdigest(), n_ops=len(g.operators),
                weight_quant="per channel" if per_channel else "per tensor", single_rounding=single_rounding,
                arena_bytes=plan.arena_bytes, weight_bytes=lw.weight_bytes, steps=steps,
-               plan_lines=plan.describe(), inputs=inputs, outputs=outputs)
+               plan_lines=plan.describe([s.op.index for s in lw.steps]), inputs=inputs, outputs=outputs)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(NN_TEMPLATES)), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=False)
     header = out_dir / f"{name}.h"

@@ -83,7 +83,15 @@ def _where(op: Operator, g: Graph) -> str:
     t = outs[0] if outs else None
     if t is None:
         return f"op #{op.index} {op.opcode}"
-    return f"op #{op.index} {op.opcode} (layer '{layer_of(t)}', output tensor #{t.index} '{t.name}')"
+    if "/" in t.name.split(";")[0]:
+        layer = f"layer '{layer_of(t)}'"
+    else:
+        # Graph outputs are renamed by the converter (e.g. 'StatefulPartitionedCall:0'):
+        # name the layers that feed the op instead.
+        feeds = sorted({layer_of(g.tensors[i]) for i in op.inputs
+                        if i >= 0 and "/" in g.tensors[i].name.split(";")[0]})
+        layer = f"the layer after {', '.join(repr(f) for f in feeds)}" if feeds else "layer unknown"
+    return f"op #{op.index} {op.opcode} ({layer}, output tensor #{t.index} '{t.name}')"
 
 
 # --- C text helpers -------------------------------------------------------------------------------
@@ -114,8 +122,18 @@ def _struct(ctype: str, name: str, fields: dict) -> str:
             return _i32(int(v))
         return str(v)
 
-    items = ",\n    ".join(f".{k} = {fmt(v)}" for k, v in fields.items())
-    return f"static const {ctype} {name} = {{\n    {items}\n}};"
+    # Several fields per line, as one would write it by hand.
+    lines, cur = [], ""
+    for k, v in fields.items():
+        item = f".{k} = {fmt(v)},"
+        if cur and len(cur) + 1 + len(item) > 96:
+            lines.append(cur)
+            cur = item
+        else:
+            cur = f"{cur} {item}" if cur else item
+    lines.append(cur.rstrip(","))
+    body = "\n    ".join(lines)
+    return f"static const {ctype} {name} = {{\n    {body}\n}};"
 
 
 # --- checks -----------------------------------------------------------------------------------------
@@ -478,10 +496,9 @@ def _softmax(g: Graph, op: Operator, name: str) -> Step:
     diff_min, table = tm.softmax_params(_scale(x), float(op.options.get("beta", 1.0)))
     _dims16(depth)
     decls = [c_array("int32_t", f"{name}_exp", table),
-             _struct("tc_nn_softmax_t", name, dict(outer=outer, depth=depth, diff_min=diff_min,
-                                                   exp_table=f"{name}_exp"))]
+             _struct("tc_nn_softmax_t", name, dict(outer=outer, depth=depth, exp_table=f"{name}_exp"))]
     return Step(op, "call", decls, f"tc_nn_softmax_s8(&{name}, {{in0}}, {{out0}});", [x.index], [y.index],
-                f"{outer} x {depth}")
+                f"{outer} x {depth}, diff_min {diff_min}")
 
 
 def _quantize(g: Graph, op: Operator, name: str) -> Step:

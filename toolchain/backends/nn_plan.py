@@ -31,12 +31,20 @@ class Plan:
     offsets: dict[int, int]  # tensor index -> byte offset in the arena
     buffers: list[Buffer] = field(default_factory=list)
 
-    def describe(self) -> list[str]:
-        """One line per buffer, for the generated file's header comment."""
+    def describe(self, op_of_step: list[int] | None = None) -> list[str]:
+        """One line per buffer, for the generated file's header comment; live ranges are
+        given as TFLite operator indices when `op_of_step` maps steps to them."""
+        def op(k: int) -> str:
+            if k < 0:
+                return "in"
+            if op_of_step is None:
+                return str(k)
+            return "out" if k >= len(op_of_step) else str(op_of_step[k])
+
         lines = []
         for b in sorted(self.buffers, key=lambda b: b.offset):
             names = ",".join(f"t{t}" for t in b.tensors)
-            lines.append(f"[{b.offset:6d}, {b.offset + b.size:6d})  steps {b.first:3d}..{b.last:3d}  {names}")
+            lines.append(f"[{b.offset:6d}, {b.offset + b.size:6d})  ops {op(b.first):>3s}..{op(b.last):>3s}  {names}")
         return lines
 
 
