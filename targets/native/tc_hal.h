@@ -32,4 +32,14 @@ __attribute__((noreturn)) static inline void tc_hal_exit(int code)
     exit(code);
 }
 
+/* Link application (firmware_templates/app): defined in tc_hal_link.c, which only
+ * link-application builds compile (it needs POSIX poll/read). */
+#define TC_HAL_LINK_SOURCES "tc_hal_link.c"
+int tc_hal_getc(void);          /* next byte, -1 if none within 50 ms, -2 when the link is gone */
+void tc_hal_flush(void);        /* push buffered output onto the link */
+uint32_t tc_hal_millis(void);   /* monotonic milliseconds */
+uint32_t tc_hal_stack_used(void); /* stack high-water mark in bytes; 0xFFFFFFFF: not measurable */
+#define TC_HAL_BENCH_COUNTER_KIND "ns"
+uint32_t tc_hal_bench_counter(void); /* the bench command's clock: host nanoseconds (wraps) */
+
 #endif

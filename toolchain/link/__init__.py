@@ -1,0 +1,1 @@
+"""Host side of the device link: frames, reports, the report scheduler and reporting modes."""
