@@ -13,6 +13,13 @@ def test_c_frame_parser_fuzz(tmp_path):
     assert r["executions"] > 10_000, r  # it really ran
 
 
+def test_c_link_application_fuzz(tmp_path):
+    """The firmware's command parser: the whole receive path of the link application."""
+    r = run_c_fuzzer(20, tmp_path, target="app")
+    assert r["crashes"] == [] and r["returncode"] == 0, r.get("log", r)
+    assert r["executions"] > 1_000, r
+
+
 def test_host_decoder_fuzz():
     r = fuzz_host_decoder(20_000, seed=1)
     assert r["crashes"] == [], r["crashes"][:5]

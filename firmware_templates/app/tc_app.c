@@ -41,6 +41,9 @@ static struct {
     uint16_t report_seq;
     uint8_t in_report; /* windows in the report under construction */
     uint32_t windows_sent;
+    uint32_t frames_sent;   /* frames put on the link (fragments count one each) */
+    uint32_t messages_sent;
+    uint32_t frames_bad;    /* frames the parser rejected */
     tc_report_t rb;
     tc_reporter_t rep;
     tc_frame_parser_t parser;
@@ -81,7 +84,9 @@ static void send_msg(uint8_t type, const uint8_t *payload, uint16_t len)
         const uint16_t m = tc_frame_encode(type, flags, app.tx_seq, (uint8_t)k, (uint8_t)count, payload + off, n,
                                            app.enc, (uint16_t)sizeof app.enc);
         put_bytes(app.enc, m);
+        app.frames_sent++;
     }
+    app.messages_sent++;
     app.tx_seq++;
     tc_hal_flush();
 }
@@ -273,6 +278,10 @@ static void on_command(const uint8_t *p, uint16_t len, uint16_t seq)
         for (uint16_t i = 6; i < len && p[i] >= '0' && p[i] <= '9'; ++i) {
             n = n * 10u + (uint32_t)(p[i] - '0');
         }
+        if (n > TC_APP_BENCH_MAX) {
+            ack(seq, 1); /* refused: a board must stay responsive */
+            return;
+        }
         ack(seq, 0);
         bench(n ? n : 100u);
     } else if (starts(p, len, "flush")) {
@@ -292,6 +301,20 @@ static void on_command(const uint8_t *p, uint16_t len, uint16_t seq)
     } else if (starts(p, len, "link-restored")) {
         tc_reporter_link_restored(&app.rep, now);
         ack(seq, 0);
+    } else if (starts(p, len, "stats")) {
+        /* Counters before this reply: the host compares them with what it decoded. */
+        char out[160];
+        char *q = put_str(out, "frames_sent=");
+        q = put_u32(q, app.frames_sent);
+        q = put_str(q, " messages_sent=");
+        q = put_u32(q, app.messages_sent);
+        q = put_str(q, " windows=");
+        q = put_u32(q, app.windows_sent);
+        q = put_str(q, " frames_bad=");
+        q = put_u32(q, app.frames_bad);
+        *q = 0;
+        ack(seq, 0);
+        send_text(TC_MSG_LOG, out);
     } else if (starts(p, len, "identify")) {
         ack(seq, 0);
         tc_app_init();
@@ -322,7 +345,10 @@ void tc_app_rx(uint8_t byte)
 {
     const int r = tc_frame_parser_feed(&app.parser, byte);
     if (r != TC_FRAME_OK) {
-        return; /* in progress, or a corrupt frame the host will notice by its seq */
+        if (r < 0) {
+            app.frames_bad++; /* a corrupt frame: the host notices by the missing ACK or seq */
+        }
+        return;
     }
     const tc_frame_t *f = &app.parser.frame;
     if (f->frag_index == 0u) {

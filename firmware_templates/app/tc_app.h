@@ -19,6 +19,9 @@
 #ifndef TC_APP_BATCH_MAX
 #define TC_APP_BATCH_MAX 4096u /* delayed mode buffer (the paper's 32 kB does not fit an MCU) */
 #endif
+#ifndef TC_APP_BENCH_MAX
+#define TC_APP_BENCH_MAX 10000u /* largest "bench N" */
+#endif
 #ifndef TC_APP_MTU
 #define TC_APP_MTU 0u /* link MTU in raw frame bytes; 0: a byte stream, fragments of TC_FRAME_MAX */
 #endif

@@ -50,6 +50,50 @@ def build_c_fuzzer(out_dir: Path) -> Path:
     return exe
 
 
+APP_FUZZ_SOURCE = REPO / "tests" / "fuzz" / "fuzz_app.c"
+FUZZ_HAL = REPO / "tests" / "fuzz" / "hal"
+
+
+def build_app_fuzzer(out_dir: Path, model: str = "gsb-temporal") -> Path:
+    """The link application (rendered for `model`) with the fuzz HAL, as a libFuzzer target."""
+    from ..backends.boards import load_board
+    from ..pipeline import get_model
+    from .app import render_app
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    src = out_dir / "app_src"
+    shutil.rmtree(src, ignore_errors=True)
+    srcs = [p for p in render_app(get_model(model), load_board("native"), src, eps=10)
+            if p.name not in ("main_app.c", "tc_hal_link.c")]
+    exe = out_dir / "fuzz_app"
+    cmd = [CLANG, *FUZZ_CFLAGS, f"-I{FUZZ_HAL}", f"-I{src}", str(APP_FUZZ_SOURCE), *map(str, srcs), "-o", str(exe)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise FuzzBuildError(f"building the app fuzz target failed:\n$ {' '.join(cmd)}\n{proc.stderr.strip()}")
+    return exe
+
+
+def _seed_app_corpus(corpus: Path, seed: int = 0) -> None:
+    """Valid host sessions: CONFIG, SAMPLES of real-looking windows, every COMMAND."""
+    import struct
+
+    rng = random.Random(seed)
+    corpus.mkdir(parents=True, exist_ok=True)
+    cmds = [b"identify", b"bench 3", b"flush", b"button", b"event", b"link-lost", b"link-restored", b"stats"]
+    for i in range(16):
+        msgs = [(2, bytes([1]) + struct.pack("<HBBBBHI", rng.randint(0, 50), rng.randint(1, 14), rng.randint(0, 8),
+                                             rng.randint(1, 8), rng.randint(0, 1), 1024, rng.randint(0, 5000)))]
+        for k in range(rng.randint(1, 4)):
+            xs = [rng.randint(-300, 700) for _ in range(rng.choice((16, 32, 64, 100)))]
+            msgs.append((3, struct.pack("<I", 32 * k) + struct.pack(f"<{len(xs)}h", *xs)))
+        msgs.append((9, rng.choice(cmds)))
+        out = bytearray()
+        for seq, (t, p) in enumerate(msgs):
+            for f in fragment(t, seq, p, FRAME_MAX):
+                out += encode_stream_frame(f)
+        (corpus / f"seed-{i}").write_bytes(bytes(out))
+
+
 def _seed_corpus(corpus: Path, seed: int = 0) -> None:
     """Valid streams to start from: the CRC is a wall random mutation rarely gets over."""
     rng = random.Random(seed)
@@ -60,7 +104,7 @@ def _seed_corpus(corpus: Path, seed: int = 0) -> None:
         (corpus / f"seed-{i}").write_bytes(b"".join(encode_stream_frame(f) for f in frames))
 
 
-def run_c_fuzzer(seconds: int, out_dir: Path) -> dict:
+def run_c_fuzzer(seconds: int, out_dir: Path, target: str = "frame") -> dict:
     """Builds the libFuzzer target in out_dir and runs it for ``seconds``.
 
     Returns {"executions", "seconds", "crashes" (paths of crash/leak/timeout/oom files
@@ -68,12 +112,16 @@ def run_c_fuzzer(seconds: int, out_dir: Path) -> dict:
     holds the tail of libFuzzer's output when it failed.
     """
     out_dir = Path(out_dir)
-    exe = build_c_fuzzer(out_dir)
+    if target not in ("frame", "app"):
+        raise ValueError(f"fuzz target {target!r}: 'frame' (tc_frame parser) or 'app' (link application)")
+    if target == "app":
+        out_dir = out_dir / "app"
+    exe = build_c_fuzzer(out_dir) if target == "frame" else build_app_fuzzer(out_dir)
     corpus, artifacts = out_dir / "corpus", out_dir / "artifacts"
     shutil.rmtree(artifacts, ignore_errors=True)  # only this run's findings count
     artifacts.mkdir(parents=True)
     if not corpus.exists() or not any(corpus.iterdir()):
-        _seed_corpus(corpus)
+        (_seed_corpus if target == "frame" else _seed_app_corpus)(corpus)
     cmd = [str(exe), f"-max_total_time={seconds}", "-print_final_stats=1", "-max_len=4096", "-timeout=10",
            f"-artifact_prefix={artifacts}/", str(corpus)]
     t0 = time.monotonic()
@@ -243,17 +291,20 @@ def fuzz_host_decoder(n_inputs: int, seed: int, progress: Callable[[int], None] 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m toolchain.link.fuzz", description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=int, default=600, help="libFuzzer run time for the C parser (0: skip)")
+    ap.add_argument("--seconds", type=int, default=600,
+                    help="libFuzzer run time for each C target: frame parser, link application (0: skip)")
     ap.add_argument("--inputs", type=int, default=2_000_000, help="host decoder inputs (0: skip)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=REPO / "build" / "fuzz", help="build folder, corpus and crash files")
     args = ap.parse_args(argv)
     failed = False
-    if args.seconds > 0:
-        r = run_c_fuzzer(args.seconds, args.out)
-        print(f"C parser (libFuzzer+ASan+UBSan): {r['executions']} executions in {r['seconds']} s "
+    for target, what in (("frame", "C frame parser"), ("app", "C link application (frames, messages, commands)")):
+        if args.seconds <= 0:
+            break
+        r = run_c_fuzzer(args.seconds, args.out, target)
+        print(f"{what} (libFuzzer+ASan+UBSan): {r['executions']} executions in {r['seconds']} s "
               f"({r['exec_per_sec']}/s), corpus {r['corpus_units']} units, {len(r['crashes'])} crashes, "
-              f"exit {r['returncode']}")
+              f"exit {r['returncode']}", flush=True)
         for c in r["crashes"]:
             print("  crash file:", c)
         if r["returncode"] != 0 or r["crashes"]:
