@@ -4,6 +4,9 @@
 #   make build|bench|flash TARGET=<board> MODEL=<model>
 #   make bench-wsn            rate-distortion + device tables in results/
 #   make bench-nn             int8 code generator: zoo x boards, bit-exactness, arena, cycles
+#   make bench-reports        report scheduler on the paper's test case: results/report_stream.csv
+#   make bench-kpu            K210 KPU placement of the zoo (+ nncase columns): results/k210_kpu.csv
+#   make setup-nncase         optional: nncase 1.9 for the K210 in .venv/nncase (needs Python <= 3.10)
 SHELL := /bin/bash
 PY_SYS ?= python3
 VENV   ?= .venv
@@ -12,13 +15,13 @@ TARGET ?= msp430f1611
 MODEL  ?= gsb-temporal
 export TINYCODEC_DATA ?= $(abspath ../shared/data)
 
-.PHONY: setup apt-deps demo test build run bench flash bench-wsn bench-nn zoo clean help
+.PHONY: setup apt-deps demo test build run bench flash bench-wsn bench-nn bench-reports bench-kpu setup-nncase zoo fuzz clean help
 
 help:
-	@sed -n '2,6p' Makefile
+	@sed -n '2,9p' Makefile
 
 # Idempotent: apt only installs what is missing; the venv is rebuilt only when requirements change.
-setup: apt-deps $(VENV)/.stamp-setup
+setup: apt-deps $(VENV)/.stamp-setup $(VENV)/.stamp-nncase
 
 apt-deps:
 	@missing=$$(for p in $$(grep -v '^#' apt-packages.txt); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -50,7 +53,8 @@ bench: setup
 	$(VENV)/bin/tinycodec run --model $(MODEL) --target $(TARGET) --windows 200
 
 flash: setup
-	$(VENV)/bin/tinycodec flash --model $(MODEL) --target $(TARGET) $(if $(PORT),--port $(PORT))
+	$(VENV)/bin/tinycodec flash --model $(MODEL) --target $(TARGET) $(if $(PORT),--port $(PORT)) \
+	  $(if $(DRIVER),--driver $(DRIVER)) $(if $(BAUD),--baud $(BAUD)) $(if $(BOARD),--board $(BOARD))
 
 bench-wsn: setup
 	$(VENV)/bin/tinycodec bench-wsn
@@ -58,8 +62,39 @@ bench-wsn: setup
 bench-nn: setup
 	$(VENV)/bin/tinycodec bench-nn
 
+bench-reports: setup
+	$(PY) -m toolchain.bench.reports
+
+bench-kpu: setup
+	$(PY) -m toolchain.bench.kpu
+
+# nncase 1.x wheels exist for CPython <= 3.10 only: setup makes .venv/nncase when such an
+# interpreter is on PATH or in pyenv, and otherwise goes on (the kmodel stage says what is missing).
+$(VENV)/.stamp-nncase: $(VENV)/.stamp-setup
+	@if $(PY) -m toolchain.backends.nncase_stage --setup; then touch $@; \
+	 else echo "setup: nncase for the K210 not installed (above: why); everything else is ready"; fi
+
+setup-nncase: $(VENV)/.stamp-setup
+	$(PY) -m toolchain.backends.nncase_stage --setup
+
 zoo: setup
 	$(VENV)/bin/tinycodec zoo
+
+# Link framing: libFuzzer on the C parser (600 s) and 2,000,000 host decoder inputs.
+fuzz: setup
+	$(PY) -m toolchain.link.fuzz --seconds 600 --inputs 2000000
+
+# HIL bench (tests/hil): DUT=native (default, virtual board), qemu, or serial with PORT=/dev/ttyUSB0
+# on a board flashed beforehand with `make flash`. Outcomes are summarized under "tinycodec HIL".
+.PHONY: hil bench-link
+DUT ?= native
+hil: setup
+	$(PY) -m pytest -q tests/hil --dut=$(DUT) $(if $(PORT),--port=$(PORT)) $(if $(BAUD),--baud=$(BAUD)) \
+	  --hil-report=build/hil_outcomes.json
+
+# Link fault injection on a GSB replay through the virtual board: results/link_faults.csv
+bench-link: setup
+	$(PY) -m host_tools.faults
 
 clean:
 	rm -rf build

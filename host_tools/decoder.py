@@ -30,13 +30,14 @@ class CodecSession:
     mode: int
     max_batch: int
     max_age_ms: int
+    generation: int | None = None  # set by the board's echo; every window names the one it used
 
     @classmethod
     def parse(cls, p: bytes) -> "CodecSession":
-        if len(p) != 13 or p[0] != CONFIG_CODEC:
-            raise ValueError(f"codec CONFIG of {len(p)} B (expected 13 starting 0x01)")
-        eps, B, t, k, mode, mb, age = struct.unpack("<HBBBBHI", p[1:])
-        return cls(eps, B, t, k, mode, mb, age)
+        if len(p) not in (13, 14) or p[0] != CONFIG_CODEC:
+            raise ValueError(f"codec CONFIG of {len(p)} B (expected 13, or 14 from the board, starting 0x01)")
+        eps, B, t, k, mode, mb, age = struct.unpack("<HBBBBHI", p[1:13])
+        return cls(eps, B, t, k, mode, mb, age, p[13] if len(p) == 14 else None)
 
     def pack(self) -> bytes:
         return bytes([CONFIG_CODEC]) + struct.pack("<HBBBBHI", self.eps, self.latent_bits, self.mean_shift,
@@ -89,7 +90,8 @@ class HostDecoder:
         self._load = models_loader
         self.board: dict[str, str] | None = None
         self.session: SessionDef | None = None
-        self.codec: CodecSession | None = None
+        self.codec: CodecSession | None = None  # the latest one the board announced
+        self.codecs: dict[int, CodecSession] = {}  # by generation
         self.windows: dict[int, Window] = {}
         self.messages: list[tuple[int, int, bytes]] = []  # (type, seq, payload) of non-report messages
         self.stats = DecodeStats()
@@ -147,6 +149,8 @@ class HostDecoder:
             self.session = decode_session(p)
         elif mtype == MsgType.CONFIG and p[:1] == bytes([CONFIG_CODEC]):
             self.codec = CodecSession.parse(p)
+            if self.codec.generation is not None:
+                self.codecs[self.codec.generation] = self.codec
         elif mtype == MsgType.ERROR:
             self.stats.note(f"board error (seq {seq}): {p.decode('ascii', errors='replace')}")
 
@@ -181,22 +185,26 @@ class HostDecoder:
     def _window(self, index: int, rec: bytes) -> None:
         num = self._unwrap(index)
         self.stats.windows += 1
-        if len(rec) < 3:
+        if len(rec) < 4:
             self.stats.window_errors += 1
             self.stats.note(f"window {num}: record of {len(rec)} B")
             return
-        nbits, imputed = rec[0] | (rec[1] << 8), rec[2]
-        data = bytes(rec[3:])
+        nbits, imputed, gen = rec[0] | (rec[1] << 8), rec[2], rec[3]
+        data = bytes(rec[4:])
         values = missing = None
         err = None
+        codec = self.codecs.get(gen)
         if (nbits + 7) // 8 != len(data):
             err = f"{nbits} bits in {len(data)} B"
-        elif self.model is None or self.codec is None:
-            err = "no model or codec session to decode with"
+        elif self.model is None:
+            err = "no model to decode with (no IDENTIFY received and no --model given)"
+        elif codec is None:
+            err = (f"encoded with codec session generation {gen}, whose CONFIG never arrived "
+                   f"(known: {sorted(self.codecs) or 'none'}): not decodable")
         else:
             try:
-                values, missing = ae_codec.decode(self.model, data, nbits, self.codec.eps, self.codec.latent_bits,
-                                                  self.codec.mean_shift)
+                values, missing = ae_codec.decode(self.model, data, nbits, codec.eps, codec.latent_bits,
+                                                  codec.mean_shift)
             except Exception as e:  # noqa: BLE001 - a corrupt-but-CRC-valid window must not stop the stream
                 err = f"{type(e).__name__}: {e}"
         if err:

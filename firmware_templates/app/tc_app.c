@@ -10,7 +10,7 @@
 #include "tc_report.h"
 #include "tc_reporter.h"
 
-#define WINDOW_RECORD_MAX (3u + TC_OUT_BYTES)
+#define WINDOW_RECORD_MAX (4u + TC_OUT_BYTES)
 #define REPORT_MAX (TC_REPORT_MIN_SIZE + 2u + TC_APP_MAX_PER_REPORT * (6u + WINDOW_RECORD_MAX))
 #if TC_APP_MTU
 #define CHUNK (TC_APP_MTU - TC_FRAME_OVERHEAD)
@@ -31,6 +31,7 @@ static struct {
     uint8_t latent_bits;
     uint8_t mean_shift;
     uint8_t per_report;
+    uint8_t cfg_gen; /* codec session generation: bumped by every accepted CONFIG, carried by every window */
     /* input */
     int16_t x[TC_N];
     uint16_t fill;
@@ -149,15 +150,16 @@ static void encode_window(void)
     for (uint16_t i = 0; i < WINDOW_RECORD_MAX; ++i) {
         app.win[i] = 0;
     }
-    const uint16_t nbits = tc_encode(app.x, app.eps, app.latent_bits, app.mean_shift, app.win + 3, &imputed);
+    const uint16_t nbits = tc_encode(app.x, app.eps, app.latent_bits, app.mean_shift, app.win + 4, &imputed);
     app.win[0] = (uint8_t)(nbits & 0xFFu);
     app.win[1] = (uint8_t)(nbits >> 8);
     app.win[2] = imputed;
+    app.win[3] = app.cfg_gen;
     if (!app.in_report) {
         tc_report_begin(&app.rb, app.report_buf, (uint16_t)sizeof app.report_buf, TC_APP_DEVICE_ID,
                         TC_APP_SESSION_ID, app.report_seq++);
     }
-    tc_report_add(&app.rb, TC_APP_TYPE_WINDOW, app.window_no, app.win, (uint16_t)(3u + (nbits + 7u) / 8u));
+    tc_report_add(&app.rb, TC_APP_TYPE_WINDOW, app.window_no, app.win, (uint16_t)(4u + (nbits + 7u) / 8u));
     app.window_no++;
     app.windows_sent++;
     if (++app.in_report >= app.per_report) {
@@ -204,6 +206,19 @@ static void ack(uint16_t seq, uint8_t status)
     send_msg(TC_MSG_ACK, a, 3);
 }
 
+/* The codec session in force and its generation, for any listener: windows name the
+ * generation they were encoded with, so a host that missed a CONFIG knows it did. */
+static void send_config(void)
+{
+    const uint8_t cfg[14] = {TC_APP_CONFIG_CODEC, (uint8_t)(app.eps & 0xFFu), (uint8_t)(app.eps >> 8), app.latent_bits,
+                             app.mean_shift, app.per_report, app.rep.configured,
+                             (uint8_t)(app.rep.max_bytes & 0xFFu), (uint8_t)(app.rep.max_bytes >> 8),
+                             (uint8_t)(app.rep.max_age_ms & 0xFFu), (uint8_t)((app.rep.max_age_ms >> 8) & 0xFFu),
+                             (uint8_t)((app.rep.max_age_ms >> 16) & 0xFFu), (uint8_t)(app.rep.max_age_ms >> 24),
+                             app.cfg_gen};
+    send_msg(TC_MSG_CONFIG, cfg, 14);
+}
+
 static void on_config(const uint8_t *p, uint16_t len, uint16_t seq)
 {
     /* u8 0x01, u16 eps, u8 latent_bits, u8 mean_shift, u8 per_report, u8 mode, u16 max_batch, u32 max_age_ms */
@@ -220,8 +235,9 @@ static void on_config(const uint8_t *p, uint16_t len, uint16_t seq)
     app.per_report = p[5];
     tc_reporter_init(&app.rep, p[6], app.batch_buf, (uint16_t)sizeof app.batch_buf, rd16(p + 7), rd32(p + 9),
                      TC_APP_HOLD_MS, reporter_send, 0);
+    app.cfg_gen++;
     ack(seq, 0);
-    send_msg(TC_MSG_CONFIG, p, len); /* the session in force, for any listener */
+    send_config();
 }
 
 static void bench(uint32_t windows)
@@ -237,7 +253,7 @@ static void bench(uint32_t windows)
         }
         uint8_t imputed = 0;
         t0 = tc_hal_bench_counter();
-        (void)tc_encode(app.x, app.eps, app.latent_bits, app.mean_shift, app.win + 3, &imputed);
+        (void)tc_encode(app.x, app.eps, app.latent_bits, app.mean_shift, app.win + 4, &imputed);
         t1 = tc_hal_bench_counter();
         total += t1 - t0;
     }
@@ -402,10 +418,5 @@ void tc_app_init(void)
     *q = 0;
     send_text(TC_MSG_IDENTIFY, out);
     send_msg(TC_MSG_CONFIG, tc_app_session, (uint16_t)sizeof tc_app_session);
-    const uint8_t cfg[13] = {TC_APP_CONFIG_CODEC, (uint8_t)(app.eps & 0xFFu), (uint8_t)(app.eps >> 8), app.latent_bits,
-                             app.mean_shift, app.per_report, TC_MODE_IMMEDIATE,
-                             (uint8_t)(TC_APP_BATCH_MAX & 0xFFu), (uint8_t)(TC_APP_BATCH_MAX >> 8),
-                             (uint8_t)(TC_APP_MAX_AGE_MS & 0xFFu), (uint8_t)((TC_APP_MAX_AGE_MS >> 8) & 0xFFu),
-                             (uint8_t)((TC_APP_MAX_AGE_MS >> 16) & 0xFFu), (uint8_t)(TC_APP_MAX_AGE_MS >> 24)};
-    send_msg(TC_MSG_CONFIG, cfg, 13);
+    send_config();
 }

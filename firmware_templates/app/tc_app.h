@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define TC_APP_PROTO 1u
-#define TC_APP_TYPE_WINDOW 1u /* report record: u16 nbits, u8 imputed, ceil(nbits/8) bytes */
+#define TC_APP_TYPE_WINDOW 1u /* report record: u16 nbits, u8 imputed, u8 config generation, ceil(nbits/8) bytes */
 #define TC_APP_CONFIG_CODEC 0x01u /* first byte of a host CONFIG that sets the codec session */
 
 #ifndef TC_APP_MAX_PER_REPORT
