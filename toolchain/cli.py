@@ -19,7 +19,7 @@ def cmd_boards(args) -> int:
         if b.flash_bytes:
             mem = f"flash {b.flash_bytes} B, RAM {b.ram_bytes} B"
         elif b.arch == "riscv":
-            mem = f"emulated, RAM {b.ram_bytes} B"
+            mem = f"{'emulated, ' if b.simulate else ''}RAM {b.ram_bytes} B"
         else:
             mem = "host"
         _p(f"{name:14s} {b.description}  ({mem}, multiplier: {b.hwmult})")
@@ -70,8 +70,10 @@ def cmd_build(args) -> int:
     from .pipeline import build
     fm, b = _load(args)
     built = build(fm, b)
-    _p(f"{b.name}: {built.artifact}")
-    if built.flash_bytes is not None:
+    _p(f"{b.name}: {built.artifact}" + (f" and {built.image} ({built.image.stat().st_size} B)" if built.image else ""))
+    if built.image is not None:
+        _p(f"  image {built.flash_bytes} B + bss {built.ram_bytes} + stack {built.stack_reserve} / RAM {b.ram_bytes} B")
+    elif built.flash_bytes is not None:
         _p(f"  flash {built.flash_bytes} / {b.flash_limit} B, RAM {built.ram_bytes} + stack "
            f"{built.stack_reserve} / {b.ram_bytes} B")
     return 0
@@ -90,10 +92,12 @@ def cmd_run(args) -> int:
         dev = run(fm, built, X, eps, args.latent_bits, stats=st, mean_shift=args.mean_shift)
         v = verify(fm, X, eps, dev, args.latent_bits, args.mean_shift)
         cyc = [w.cycles if w.cycles is not None else w.cycles_raw for w in dev if w.cycles_raw is not None]
+        ins = [w.instructions for w in dev if w.instructions is not None]
         raw_bits = X.size * fm.word_bits
         _p(f"{b.name} {fm.name} eps={eps}: {v.bit_exact}/{v.windows} windows bit-exact, "
            f"{v.violations} bound violations (max |err| {v.max_abs_err}), CR {raw_bits / max(v.bits, 1):.2f}"
            + (f", {np.mean(cyc):.0f} cycles/window" if cyc else "")
+           + (f", {np.mean(ins):.0f} instructions/window (exact, QEMU -icount)" if ins else "")
            + (f", {v.imputed} readings imputed" if v.imputed else "")
            + (f"; RAM {built.ram_bytes} B static + {st['peak_stack_bytes']} B peak stack (measured)"
               if st.get("peak_stack_bytes") is not None else ""))
@@ -133,7 +137,7 @@ def cmd_decode(args) -> int:
 def cmd_flash(args) -> int:
     from .backends.flash import flash
     fm, b = _load(args)
-    return flash(fm, b, port=args.port, driver=args.driver)
+    return flash(fm, b, port=args.port, driver=args.driver, baud=args.baud, isp_board=args.board)
 
 
 def cmd_bench_wsn(args) -> int:
@@ -224,10 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latent-bits", type=int, default=None, help="bits per latent unit (default: the model's)")
     p.add_argument("--mean-shift", type=int, default=0, help="window mean sent on a 2^t grid (0..8)")
     p.set_defaults(fn=cmd_decode)
-    p = sub.add_parser("flash", help="flash a real board (mspdebug)")
+    p = sub.add_parser("flash", help="flash a real board (mspdebug for MSP430, kflash for K210)")
     common(p)
-    p.add_argument("--port")
-    p.add_argument("--driver", help="mspdebug driver (default: the board's)")
+    p.add_argument("--port", help="serial port (K210 default: board.toml's, /dev/ttyUSB0)")
+    p.add_argument("--driver", help="mspdebug driver: rf2500, tilib, ezfet, uif, ... (default: the board's)")
+    p.add_argument("--baud", type=int, help="kflash: baud rate after the ISP handshake (default: the board's)")
+    p.add_argument("--board", help="kflash: dev board for the DTR/RTS reset (dan, bit, kd233, goE, ...)")
     p.set_defaults(fn=cmd_flash)
     p = sub.add_parser("bench-wsn", help="rate-distortion + device tables into results/")
     p.add_argument("--models", nargs="*", default=None)

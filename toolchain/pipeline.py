@@ -43,17 +43,18 @@ def get_model(name: str, path: Path | None = None) -> FixedModel:
 class Built:
     board: Board
     src_dir: Path
-    artifact: Path            # native executable or MSP430 ELF
+    artifact: Path            # native executable, MSP430 or RISC-V ELF
     flash_bytes: int | None = None
     ram_bytes: int | None = None
     stack_reserve: int | None = None
     probe_elf: Path | None = None
     note: str = ""
     commands: list = field(default_factory=list)
+    image: Path | None = None  # RISC-V: raw BIN of the ELF (what kflash writes to a K210)
 
 
 def _harness(board: Board) -> str:
-    return "native" if board.arch == "native" else "sim"
+    return {"native": "native", "riscv": "uart"}.get(board.arch, "sim")
 
 
 def generate(fm: FixedModel, board: Board) -> Path:
@@ -86,12 +87,20 @@ def build(fm: FixedModel, board: Board) -> Built:
         r = build_msp430(board, sources, [src, board.dir], d / "bin", name="codec")
         built = Built(board, src, r.elf, r.flash_bytes, r.ram_bytes, r.stack_reserve, r.probe_elf,
                       r.probe_note or "", r.commands)
+    elif board.arch == "riscv":
+        from .backends.riscv_codec import build_codec
+        r, image = build_codec(board, src, d / "bin", name="codec")
+        built = Built(board, src, r.elf, r.flash_bytes, r.ram_bytes, r.stack_reserve, commands=r.commands,
+                      image=image)
     else:
         raise ValueError(f"board {board.name}: arch {board.arch!r} has no codec build yet")
+    outputs = [built.artifact] + ([built.image] if built.image else [])
     (d / "size.json").write_text(json.dumps({
         "board": board.name, "flash_bytes": built.flash_bytes, "ram_bytes": built.ram_bytes,
-        "stack_reserve": built.stack_reserve, "artifact": str(built.artifact.relative_to(d))}, indent=1))
-    write_manifest(d, "build", inputs, {"board": board.name}, ["size.json", str(built.artifact.relative_to(d))])
+        "stack_reserve": built.stack_reserve, "artifact": str(built.artifact.relative_to(d)),
+        **({"image": str(built.image.relative_to(d)), "image_bytes": built.image.stat().st_size}
+           if built.image else {})}, indent=1))
+    write_manifest(d, "build", inputs, {"board": board.name}, ["size.json", *(str(p.relative_to(d)) for p in outputs)])
     return built
 
 
@@ -110,6 +119,7 @@ class DeviceWindow:
     imputed: int
     cycles_raw: int | None = None
     cycles: int | None = None   # corrected for the simulator's over-count (None: not available)
+    instructions: int | None = None  # QEMU boards: exact retired instructions of the encoder
 
 
 def parse_output(rec: bytes) -> DeviceWindow:
@@ -119,7 +129,8 @@ def parse_output(rec: bytes) -> DeviceWindow:
 
 def run(fm: FixedModel, built: Built, X: np.ndarray, eps: int, latent_bits: int | None = None,
         timeout_s: float | None = None, stats: dict | None = None, mean_shift: int = 0) -> list[DeviceWindow]:
-    """Feed windows to the built firmware (host process or mspdebug sim) and read the bitstreams.
+    """Feed windows to the built firmware (host process, mspdebug sim, or QEMU for a riscv board:
+    windows compiled into a batch image, exact instruction counts) and read the bitstreams.
 
     On a simulated board, `stats` (if given) receives the measured peak stack of the batch
     (`peak_stack_bytes`, from crt0's painted RAM); a stack that ran into static data is refused."""
@@ -136,6 +147,8 @@ def run(fm: FixedModel, built: Built, X: np.ndarray, eps: int, latent_bits: int 
             raise RuntimeError(f"{built.artifact}: {len(raw)} bytes out for {len(recs)} windows "
                                f"(expected {out_len} each)")
         return [parse_output(raw[i * out_len:(i + 1) * out_len]) for i in range(len(recs))]
+    if built.board.arch == "riscv":
+        return _run_riscv(fm, built, recs, timeout_s)
     from .backends.msp430_build import check_stack
     from .backends.mspdebug_sim import run_batch
     st: dict = {} if stats is None else stats
@@ -147,6 +160,33 @@ def run(fm: FixedModel, built: Built, X: np.ndarray, eps: int, latent_bits: int 
     for r in res:
         w = parse_output(r.output)
         w.cycles_raw, w.cycles = r.cycles_raw, r.cycles_corrected
+        out.append(w)
+    return out
+
+
+def _run_riscv(fm: FixedModel, built: Built, recs: list[bytes], timeout_s: float | None) -> list[DeviceWindow]:
+    """Compile the records into the batch image (build/<model>/<board>/run/) and run it in QEMU."""
+    from .backends.qemu_run import QemuError
+    from .backends.riscv_codec import build_codec, run_batch_qemu
+    board = built.board
+    if not board.simulate:
+        twin = board.raw.get("cpu", {}).get("twin", "")
+        raise RuntimeError(f"{board.name} cannot be run here: {board.simulate_reason}"
+                           + (f" (use --target {twin})" if twin else ""))
+    rd = stage_dir(fm.name, board.name) / "run"
+    rd.mkdir(exist_ok=True)
+    r, _ = build_codec(board, built.src_dir, rd, records=recs, name="codec_batch")
+    try:
+        res = run_batch_qemu(board, r.elf, len(recs), timeout_s)
+    except QemuError as e:
+        raise RuntimeError(str(e)) from None
+    out = []
+    for u in res:
+        w = DeviceWindow(u.data, u.nbits, u.imputed)
+        if u.kind == "instret":
+            w.instructions = u.ticks
+        else:
+            w.cycles_raw = w.cycles = u.ticks
         out.append(w)
     return out
 

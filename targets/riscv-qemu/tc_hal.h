@@ -33,6 +33,14 @@ static inline uint64_t tc_hal_counter(void)
  * the rest of stdio write through it too (tc_hal.c sets up stdout). */
 void tc_hal_putc(char c);
 
+/* Link application (firmware_templates/app), in tc_hal_link.c: UART receive, time. */
+#define TC_HAL_BENCH_COUNTER_KIND "instret"
+int tc_hal_getc(void);               /* next UART byte, or -1 when none is waiting */
+void tc_hal_flush(void);             /* output is unbuffered: nothing to do */
+uint32_t tc_hal_millis(void);        /* CLINT mtime (10 MHz) in ms; virtual time under -icount */
+uint32_t tc_hal_stack_used(void);    /* not measured here: 0xFFFFFFFF */
+uint32_t tc_hal_bench_counter(void); /* retired instructions (low 32 bits) */
+
 /* Stop QEMU: 0 passes, anything else fails with that code (1..255). */
 __attribute__((noreturn)) void tc_hal_exit(int code);
 

@@ -92,6 +92,10 @@ def load_board(name: str, targets_dir: Path | None = None) -> Board:
     return _from_toml(name, path.parent, raw)
 
 
+def _simulated(cpu: dict, run: dict) -> bool:
+    return bool(cpu.get("simulate", run.get("simulate", False)))
+
+
 def _from_toml(name: str, folder: Path, raw: dict) -> Board:
     cpu, clock, mem = raw.get("cpu", {}), raw.get("clock", {}), raw.get("memory", {})
     energy, flasher, meta = raw.get("energy", {}), raw.get("flasher", {}), raw.get("board", {})
@@ -110,7 +114,9 @@ def _from_toml(name: str, folder: Path, raw: dict) -> Board:
         missing = [k for k, v in (("[cpu] cc", cpu.get("cc")), ("[cpu] linker_script", linker_script),
                                   ("[memory] ram_origin", mem.get("ram_origin")),
                                   ("[memory] ram_bytes", mem.get("ram_bytes")),
-                                  ("[run] qemu", run.get("qemu"))) if v is None]
+                                  # a real board (simulate = false, e.g. k210) runs on hardware, not QEMU
+                                  ("[run] qemu", run.get("qemu") if _simulated(cpu, run) else ""))
+                   if v is None]
         if missing:
             raise ValueError(f"{folder / 'board.toml'}: a riscv board needs {', '.join(missing)}")
     return Board(
@@ -130,7 +136,7 @@ def _from_toml(name: str, folder: Path, raw: dict) -> Board:
         linker_script=folder / linker_script if linker_script else None,
         runtime_dir=(folder / runtime).resolve() if runtime else None,
         ldscripts=cpu.get("ldscripts", cpu.get("mcu")),
-        simulate=bool(cpu.get("simulate", run.get("simulate", False))),
+        simulate=_simulated(cpu, run),
         simulate_reason=cpu.get("simulate_reason", ""),
         clock_hz=clock.get("hz"),
         voltage_v=clock.get("voltage_v"),

@@ -14,7 +14,7 @@ from ..quant.fixed_point import SIG_TABLE, FixedModel
 TEMPLATES = REPO_ROOT / "firmware_templates"
 CODEC_SOURCES = ("tc_codec.c",)
 MAX_LATENT_BITS = 14  # tc_codec.h TC_MAX_LATENT_BITS
-HARNESS = {"native": "main_native.c", "sim": "main_sim.c"}
+HARNESS = {"native": "main_native.c", "sim": "main_sim.c", "uart": "main_uart.c"}
 
 
 def worst_case_bits(m: FixedModel) -> int:

@@ -137,3 +137,13 @@ def build_riscv(board: Board, sources: list[Path], include_dirs: list[Path], out
     return BuildResult(elf=elf, board=board.name, flash_bytes=u["text"] + u["rodata"] + u["data"],
                        ram_bytes=u["data"] + u["bss"], stack_reserve=board.stack_reserve_bytes,
                        sections=sizes, symbols=read_symbols(board, elf), commands=log)
+
+
+def objcopy_bin(board: Board, elf: Path, out: Path | None = None) -> Path:
+    """The raw image of `elf` (objcopy -O binary: its loadable bytes from the lowest address,
+    ram_origin here): what a boot ROM copies from flash into RAM, e.g. the K210's, and
+    what kflash writes. Returns the .bin path (default: next to the ELF)."""
+    out = Path(out) if out else Path(elf).with_suffix(".bin")
+    tool = board.raw.get("cpu", {}).get("objcopy", "riscv64-unknown-elf-objcopy")
+    _run([tool, "-O", "binary", str(elf), str(out)], f"objcopy {Path(elf).name} -> {out.name}")
+    return out
