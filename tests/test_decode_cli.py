@@ -123,3 +123,28 @@ def test_decode_udp_uplinks(capture, tmp_path, capsys):
     np.testing.assert_array_equal(col[valid], values[valid])
     np.testing.assert_array_equal(np.isnan(col), ~valid)
     assert len(X) == WINDOWS
+
+
+def test_flash_native_starts_a_virtual_board_that_decode_reads(tmp_path, capsys):
+    """`make flash TARGET=native`: the app runs behind a pty and prints the port, like a board."""
+    import os
+    import signal
+
+    from toolchain.cli import main as tinycodec
+    from toolchain.stages import stage_dir
+
+    assert tinycodec(["flash", "--target", "native", "--model", "gsb-temporal"]) == 0
+    out = capsys.readouterr().out
+    d = stage_dir("gsb-temporal", "native") / "app"
+    port, pid = (d / "port").read_text().strip(), int((d / "pid").read_text())
+    try:
+        assert port in out and port.startswith("/dev/pts/")
+        rc = tinycodec(["decode", "--port", port, "--duration", "2"])
+        text = capsys.readouterr()
+        import re
+
+        m = re.search(r"messages: (\d+) received, (\d+) lost", text.out + text.err)
+        assert m and int(m.group(1)) >= 3 and m.group(2) == "0"  # IDENTIFY, session table, codec session
+        assert rc == 1  # the board answered but was sent no samples: nothing to decode
+    finally:
+        os.kill(pid, signal.SIGTERM)

@@ -245,7 +245,9 @@ def _check_random(spec: GraphSpec, board: str, tmp_path, n: int = 20) -> list[st
     return [op.opcode for op in g.operators]
 
 
+# derandomize: CI runs the same 30 graphs every time (TC_NN_PROPERTY_SEED=random explores new ones).
 @settings(max_examples=int(os.environ.get("TC_NN_PROPERTY_EXAMPLES", "30")), deadline=None,
+          derandomize=os.environ.get("TC_NN_PROPERTY_SEED") != "random",
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(spec=specs)
 def test_random_graphs_bit_exact_native(spec, tmp_path_factory):

@@ -220,7 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latent-bits", type=int, default=None, help="bits per latent unit (default: the model's)")
     p.add_argument("--mean-shift", type=int, default=0, help="window mean sent on a 2^t grid (0..8)")
     p.set_defaults(fn=cmd_run)
-    p = sub.add_parser("decode", help="decode a file of device output records")
+    p = sub.add_parser("decode", help="decode a board's link stream (--port/--file/--udp) or a file of "
+                                      "device output records (--input)",
+                       description="Link streams: tinycodec decode --port PORT | --file CAPTURE | --udp PORT "
+                                   "[--model M] [--out F --format csv|wfdb|parquet] (see tinycodec decode --port x "
+                                   "--help). Device output records of the simulator harness: --input FILE --eps N.")
     common(p, target=False)
     p.add_argument("--input", required=True)
     p.add_argument("--output")
@@ -264,6 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="end to end on one board in a few minutes")
     p.add_argument("--target", default="msp430f1611")
     p.set_defaults(fn=cmd_demo)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["decode"] and any(a.split("=")[0] in ("--port", "--file", "--udp") for a in argv[1:]):
+        # A board's link stream (serial port, pty, capture file, LoRa via UDP): host_tools' decoder.
+        from host_tools.decode_cli import main as decode_link
+        return decode_link(argv[1:])
     args = ap.parse_args(argv)
     from .backends.msp430_build import BuildError, FitError
     from .backends.nn_lower import UnsupportedModelError

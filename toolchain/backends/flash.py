@@ -32,6 +32,8 @@ def flash(fm: FixedModel, board: Board, port: str | None = None, driver: str | N
     """Build the model's firmware for `board` and write it with the board's flasher.
     `driver`: mspdebug's driver; `isp_board`/`baud`: kflash's -B and -b (defaults: board.toml).
     Raises RuntimeError (no board, wrong port/driver: the tool's own words) or FileNotFoundError."""
+    if board.arch == "native":
+        return _start_virtual_board(fm, board)
     if board.flasher_tool == "mspdebug":
         if isp_board or baud:
             print(f"note: --board/--baud are kflash options; {board.name} is flashed with mspdebug", flush=True)
@@ -43,6 +45,37 @@ def flash(fm: FixedModel, board: Board, port: str | None = None, driver: str | N
         return _flash_kflash(fm, board, port, baud, isp_board)
     raise ValueError(f"{board.name}: flasher {board.flasher_tool!r} is not supported here "
                      f"(this build knows mspdebug and kflash; see [flasher] in {board.dir / 'board.toml'})")
+
+
+def _start_virtual_board(fm: FixedModel, board: Board, timeout_s: float = 10.0) -> int:
+    """`make flash TARGET=native`: build the link application and leave it running behind a
+    pty, as a plugged-in board would appear; prints the port (and how to stop it)."""
+    import subprocess
+    import sys
+    import time
+
+    from ..link.app import build_app
+    from ..stages import stage_dir
+
+    app = build_app(fm.name, board.name)
+    d = stage_dir(fm.name, board.name) / "app"
+    port_file, log = d / "port", d / "virtual_board.log"
+    port_file.unlink(missing_ok=True)
+    with open(log, "w") as lf:
+        proc = subprocess.Popen([sys.executable, "-m", "host_tools.virtual_board", str(app.exe),
+                                 "--port-file", str(port_file)], stdout=lf, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    end = time.monotonic() + timeout_s
+    while not port_file.exists():
+        if proc.poll() is not None or time.monotonic() > end:
+            raise RuntimeError(f"the native virtual board did not start (see {log}):\n{log.read_text()[-1500:]}")
+        time.sleep(0.05)
+    port = port_file.read_text().strip()
+    (d / "pid").write_text(f"{proc.pid}\n")
+    print(f"{board.name}: link application for {fm.name} running as a virtual board on {port} (pid {proc.pid})\n"
+          f"  read it:  tinycodec decode --port {port} --out {fm.name}.csv\n"
+          f"  stop it:  kill {proc.pid}", flush=True)
+    return 0
 
 
 def _check_port(port: str, board: Board, how: str) -> None:

@@ -493,7 +493,12 @@ def _softmax(g: Graph, op: Operator, name: str) -> Step:
                       "TFLite Micro requires 1/256 and -128")
     depth = int(x.shape[-1])
     outer = int(np.prod(x.shape)) // depth
-    diff_min, table = tm.softmax_params(_scale(x), float(op.options.get("beta", 1.0)))
+    beta = float(op.options.get("beta", 1.0))
+    if float(np.float32(beta)) * float(np.float32(_scale(x))) * (1 << 26) <= 1.0:
+        # TFLite CHECKs beta * scale * 2^26 > 1 (QuantizeMultiplierGreaterThanOne) and aborts otherwise.
+        raise _Refuse(f"input scale {_scale(x):.3g} with beta {beta}: TFLite's softmax requires "
+                      "beta * scale * 2^26 > 1 and aborts on this model")
+    diff_min, table = tm.softmax_params(_scale(x), beta)
     _dims16(depth)
     decls = [c_array("int32_t", f"{name}_exp", table),
              _struct("tc_nn_softmax_t", name, dict(outer=outer, depth=depth, exp_table=f"{name}_exp"))]
