@@ -104,9 +104,12 @@ def build_app(model: str, board_name: str = "native", eps: int | None = None) ->
 
     fm = get_model(model)
     board = load_board(board_name)
-    if board.arch != "native":
-        raise AppBuildError(f"the link application builds for the native virtual board here; {board.name} "
-                            f"(arch {board.arch}) needs a UART receive path in its HAL first")
+    if board.arch not in ("native", "riscv"):
+        raise AppBuildError(f"the link application builds for native and RISC-V boards; {board.name} "
+                            f"(arch {board.arch}) has no UART on a link here (the MSP430 simulator has none)")
+    if not (board.dir / "tc_hal_link.c").is_file():
+        raise AppBuildError(f"{board.name} has no link HAL ({board.dir / 'tc_hal_link.c'}: tc_hal_getc that "
+                            "does not block, tc_hal_millis, tc_hal_bench_counter, ...)")
     source = _source_of(model)
     if eps is None:
         try:
@@ -119,14 +122,23 @@ def build_app(model: str, board_name: str = "native", eps: int | None = None) ->
         shutil.rmtree(src)
     srcs = render_app(fm, board, src, eps, source)
     fw_hash = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(src.iterdir()) if p.is_file())).hexdigest()[:16]
-    exe = d / "tc_app"
-    cmd = [board.cc or "gcc", *board.cflags, "-Wconversion", f"-I{board.dir}", f"-I{src}",
-           f'-DTC_FW_HASH="{fw_hash}"', f'-DTC_MODEL_HASH="{model_hash(fm)[:16]}"', *map(str, srcs), "-o", str(exe)]
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode:
-        raise AppBuildError(f"building the link application failed:\n$ {' '.join(cmd)}\n{p.stderr[-3000:]}")
+    defines = {"TC_FW_HASH": f'"{fw_hash}"', "TC_MODEL_HASH": f'"{model_hash(fm)[:16]}"'}
+    if board.arch == "riscv":
+        from ..backends.msp430_build import BuildError
+        from ..backends.riscv_build import build_riscv
+        try:
+            exe = build_riscv(board, srcs, [src], d / "bin", defines=defines, name="tc_app").elf
+        except BuildError as e:
+            raise AppBuildError(f"building the link application for {board.name} failed: {e}") from None
+    else:
+        exe = d / "tc_app"
+        cmd = [board.cc or "gcc", *board.cflags, "-Wconversion", f"-I{board.dir}", f"-I{src}",
+               *(f"-D{k}={v}" for k, v in defines.items()), *map(str, srcs), "-o", str(exe)]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode:
+            raise AppBuildError(f"building the link application failed:\n$ {' '.join(cmd)}\n{p.stderr[-3000:]}")
     write_manifest(d, "build-app", {p.name: file_hash(p) for p in sorted(src.iterdir()) if p.is_file()},
-                   {"board": board.name, "eps": eps}, ["tc_app"])
+                   {"board": board.name, "eps": eps}, [str(exe.relative_to(d))])
     return AppBuild(model, board.name, exe, src, fw_hash, session_for(fm, source))
 
 
