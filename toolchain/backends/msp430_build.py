@@ -142,8 +142,9 @@ def _link(board: Board, objs: list[Path], elf: Path, mode: str, log: list[list[s
     return _run(cmd, "link", log)
 
 
-def section_sizes(elf: Path) -> dict[str, int]:
-    out = _run([SIZE, "-A", str(elf)], "llvm-size").stdout
+def section_sizes(elf: Path, tool: str = SIZE) -> dict[str, int]:
+    """Allocated sections and their sizes (`size -A`: llvm-size by default, any ELF)."""
+    out = _run([tool, "-A", str(elf)], tool).stdout
     sizes = {}
     for line in out.splitlines():
         parts = line.split()
@@ -152,10 +153,10 @@ def section_sizes(elf: Path) -> dict[str, int]:
     return sizes
 
 
-def read_symbols(elf: Path, kinds: str = "tTdDbBrR") -> dict[str, tuple[int, int]]:
+def read_symbols(elf: Path, kinds: str = "tTdDbBrR", tool: str = NM) -> dict[str, tuple[int, int]]:
     """Code and data symbols (not periph.x's absolute register names): name -> (addr, size).
-    `kinds` are llvm-nm's type letters to keep; add "A" for absolute linker symbols (__stack)."""
-    out = _run([NM, "-S", "--defined-only", str(elf)], "llvm-nm").stdout
+    `kinds` are nm's type letters to keep; add "A" for absolute linker symbols (__stack)."""
+    out = _run([tool, "-S", "--defined-only", str(elf)], tool).stdout
     syms = {}
     for line in out.splitlines():
         parts = line.split()

@@ -217,6 +217,19 @@ def _bias(g: Graph, op: Operator, name: str, channels: int) -> tuple[list[str], 
 
 # --- per-op lowering ----------------------------------------------------------------------------------
 
+def _window(op: Operator, ih: int, iw: int, kh: int, kw: int, oh: int, ow: int) -> tuple[int, ...]:
+    """Strides, dilations and leading pads of a convolution window, checked against the output
+    size TFLite computes (ComputePaddingHeightWidth): (sh, sw, dh, dw, ph, pw, padding)."""
+    o = op.options
+    sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
+    dh, dw = int(o.get("dilation_h_factor", 1)), int(o.get("dilation_w_factor", 1))
+    pad = o.get("padding", "SAME")
+    for got, want, what in ((oh, tm.out_size(pad, ih, kh, sh, dh), "height"), (ow, tm.out_size(pad, iw, kw, sw, dw), "width")):
+        if got != want:
+            raise _Refuse(f"output {what} {got} disagrees with {pad} padding ({want})")
+    return sh, sw, dh, dw, tm.same_padding(ih, kh, sh, dh, oh), tm.same_padding(iw, kw, sw, dw, ow), pad
+
+
 def _conv(g: Graph, op: Operator, name: str) -> Step:
     x = _act(g, op, op.inputs[0], "input")
     y = _act(g, op, op.outputs[0], "output")
@@ -229,14 +242,7 @@ def _conv(g: Graph, op: Operator, name: str) -> Step:
     if fi != ic or fo != oc:
         raise _Refuse(f"grouped convolution (filter {list(w.shape)} on {ic} input channels) is not supported")
     _filter_quant(w, 0, oc)
-    o = op.options
-    sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
-    dh, dw = int(o.get("dilation_h_factor", 1)), int(o.get("dilation_w_factor", 1))
-    pad = o.get("padding", "SAME")
-    for got, want, what in ((oh, tm.out_size(pad, ih, kh, sh, dh), "height"), (ow, tm.out_size(pad, iw, kw, sw, dw), "width")):
-        if got != want:
-            raise _Refuse(f"output {what} {got} disagrees with {pad} padding ({want})")
-    ph, pw = tm.same_padding(ih, kh, sh, dh, oh), tm.same_padding(iw, kw, sw, dw, ow)
+    sh, sw, dh, dw, ph, pw, pad = _window(op, ih, iw, kh, kw, oh, ow)
     _dims16(n, ih, iw, ic, oh, ow, oc, kh, kw)
     mult, shift = tm.conv_multipliers(_scale(x), w.quant.scale, _scale(y), oc)
     decls, q = _requant(name, mult, shift, _zp(x), y, _fused(op))
@@ -259,14 +265,7 @@ def _dwconv(g: Graph, op: Operator, name: str) -> Step:
         raise _Refuse(f"depthwise filter {list(w.shape)} does not match {ic} -> {oc} channels")
     kh, kw = int(w.shape[1]), int(w.shape[2])
     _filter_quant(w, 3, oc)
-    o = op.options
-    sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
-    dh, dw = int(o.get("dilation_h_factor", 1)), int(o.get("dilation_w_factor", 1))
-    pad = o.get("padding", "SAME")
-    for got, want, what in ((oh, tm.out_size(pad, ih, kh, sh, dh), "height"), (ow, tm.out_size(pad, iw, kw, sw, dw), "width")):
-        if got != want:
-            raise _Refuse(f"output {what} {got} disagrees with {pad} padding ({want})")
-    ph, pw = tm.same_padding(ih, kh, sh, dh, oh), tm.same_padding(iw, kw, sw, dw, ow)
+    sh, sw, dh, dw, ph, pw, pad = _window(op, ih, iw, kh, kw, oh, ow)
     _dims16(n, ih, iw, ic, oh, ow, oc, kh, kw)
     mult, shift = tm.conv_multipliers(_scale(x), w.quant.scale, _scale(y), oc)
     decls, q = _requant(name, mult, shift, _zp(x), y, _fused(op))
@@ -377,17 +376,15 @@ def _pool(g: Graph, op: Operator, name: str) -> Step:
     y = _act(g, op, op.outputs[0], "output")
     n, ih, iw, c = _nhwc(x, "input")
     _, oh, ow, c2 = _nhwc(y, "output")
-    o = op.options
-    fh, fw = int(o.get("filter_height", 1)), int(o.get("filter_width", 1))
-    sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
-    pad = o.get("padding", "SAME")
-    if c != c2 or oh != tm.out_size(pad, ih, fh, sh) or ow != tm.out_size(pad, iw, fw, sw):
-        raise _Refuse(f"output {list(y.shape)} disagrees with pooling {fh}x{fw}/{sh}x{sw} {pad} of {list(x.shape)}")
+    fh, fw = int(op.options.get("filter_height", 1)), int(op.options.get("filter_width", 1))
+    if c != c2:
+        raise _Refuse(f"pooling changes {c} channels to {c2}")
+    sh, sw, _, _, ph, pw, pad = _window(op, ih, iw, fh, fw, oh, ow)
     _dims16(n, ih, iw, c, oh, ow, fh, fw)
     lo, hi = tm.activation_range(_fused(op), _scale(y), _zp(y))
     decls = [_struct("tc_nn_pool_t", name, dict(
         batches=n, in_h=ih, in_w=iw, channels=c, out_h=oh, out_w=ow, f_h=fh, f_w=fw, stride_h=sh, stride_w=sw,
-        pad_h=tm.same_padding(ih, fh, sh, 1, oh), pad_w=tm.same_padding(iw, fw, sw, 1, ow), act_min=lo, act_max=hi))]
+        pad_h=ph, pad_w=pw, act_min=lo, act_max=hi))]
     fn = "tc_nn_max_pool_s8" if op.opcode == "MAX_POOL_2D" else "tc_nn_avg_pool_s8"
     return Step(op, "call", decls, f"{fn}(&{name}, {{in0}}, {{out0}});", [x.index], [y.index],
                 f"{ih}x{iw}x{c} -> {oh}x{ow}x{c}, {fh}x{fw}/{sh}x{sw} {pad}")

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from .boards import Board
+from . import msp430_build as _elf  # its ELF size and symbol readers take any tool
 from .msp430_build import BuildError, BuildResult, FitError
 
 # Used for the sizing link of a program that does not fit: big enough for any
@@ -50,14 +51,8 @@ def _link_cmd(board: Board, objs: list[Path], elf: Path, ram_bytes: int) -> list
 
 
 def section_sizes(board: Board, elf: Path) -> dict[str, int]:
-    """Allocated sections of `elf` and their sizes in bytes (binutils size -A)."""
-    out = _run([board.size_tool or "riscv64-unknown-elf-size", "-A", str(elf)], "size").stdout
-    sizes = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit():
-            sizes[parts[0]] = int(parts[1])
-    return sizes
+    """Allocated sections of `elf` and their sizes in bytes (the board's binutils size -A)."""
+    return _elf.section_sizes(elf, board.size_tool or "riscv64-unknown-elf-size")
 
 
 def usage(sizes: dict[str, int]) -> dict[str, int]:
@@ -69,19 +64,7 @@ def usage(sizes: dict[str, int]) -> dict[str, int]:
 
 def read_symbols(board: Board, elf: Path, kinds: str = "tTdDbBrR") -> dict[str, tuple[int, int]]:
     """Code and data symbols: name -> (address, size). `kinds` are nm's type letters to keep."""
-    out = _run([board.nm_tool or "riscv64-unknown-elf-nm", "-S", "--defined-only", str(elf)], "nm").stdout
-    syms = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 4:
-            addr, size, kind, name = parts
-        elif len(parts) == 3:
-            (addr, kind, name), size = parts, "0"
-        else:
-            continue
-        if kind in kinds:
-            syms[name] = (int(addr, 16), int(size, 16))
-    return syms
+    return _elf.read_symbols(elf, kinds, board.nm_tool or "riscv64-unknown-elf-nm")
 
 
 def _check_fit(board: Board, sizes: dict[str, int]) -> None:

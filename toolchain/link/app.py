@@ -12,7 +12,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import REPO_ROOT
 from ..backends.boards import Board, load_board
 from ..backends.codegen import TEMPLATES, model_hash, render_codec
 from ..quant.fixed_point import FixedModel
@@ -140,10 +139,3 @@ def build_app(model: str, board_name: str = "native", eps: int | None = None) ->
     write_manifest(d, "build-app", {p.name: file_hash(p) for p in sorted(src.iterdir()) if p.is_file()},
                    {"board": board.name, "eps": eps}, [str(exe.relative_to(d))])
     return AppBuild(model, board.name, exe, src, fw_hash, session_for(fm, source))
-
-
-def repo_relative(p: Path) -> str:
-    try:
-        return str(p.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(p)

@@ -274,8 +274,9 @@ def _unary_input_params(scale: float) -> tuple[int, int, int]:
     return multiplier, left_shift, calculate_input_radius(4, left_shift, 31)
 
 
-def logistic_lut(input_scale: float, input_zero_point: int) -> np.ndarray:
-    """reference_integer_ops::Logistic for every int8 input (index = value + 128)."""
+def _sigmoid_family_lut(input_scale: float, input_zero_point: int, f, out_shift: int, out_offset: int) -> np.ndarray:
+    """reference_integer_ops Logistic/Tanh (int8) for every input (index = value + 128): inputs beyond
+    the range radius saturate; the rest go through gemmlowp's Q4.27 function `f` and are rescaled."""
     mult, shift, radius = _unary_input_params(input_scale)
     out = np.empty(256, dtype=np.int8)
     for v in range(-128, 128):
@@ -285,27 +286,19 @@ def logistic_lut(input_scale: float, input_zero_point: int) -> np.ndarray:
         elif x >= radius:
             y = 127
         else:
-            q0 = gemmlowp_logistic(mbqm(x, mult, shift), 4)
-            y = min(max(rdbpot(q0, 31 - 8) - 128, -128), 127)
+            y = min(max(rdbpot(f(mbqm(x, mult, shift), 4), 31 - out_shift) + out_offset, -128), 127)
         out[v + 128] = y
     return out
+
+
+def logistic_lut(input_scale: float, input_zero_point: int) -> np.ndarray:
+    """Logistic: Q0.31 -> 1/256 steps with zero point -128."""
+    return _sigmoid_family_lut(input_scale, input_zero_point, gemmlowp_logistic, 8, -128)
 
 
 def tanh_lut(input_scale: float, input_zero_point: int) -> np.ndarray:
-    """reference_integer_ops::Tanh (int8) for every int8 input; output zero point is 0 by contract."""
-    mult, shift, radius = _unary_input_params(input_scale)
-    out = np.empty(256, dtype=np.int8)
-    for v in range(-128, 128):
-        x = v - input_zero_point
-        if x <= -radius:
-            y = -128
-        elif x >= radius:
-            y = 127
-        else:
-            q0 = gemmlowp_tanh(mbqm(x, mult, shift), 4)
-            y = min(max(rdbpot(q0, 31 - 7), -128), 127)
-        out[v + 128] = y
-    return out
+    """Tanh: Q0.31 -> 1/128 steps; the output zero point is 0 by contract."""
+    return _sigmoid_family_lut(input_scale, input_zero_point, gemmlowp_tanh, 7, 0)
 
 
 def relu_lut(input_scale: float, input_zero_point: int, output_scale: float, output_zero_point: int) -> np.ndarray:
