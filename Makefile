@@ -71,11 +71,11 @@ bench-kpu: setup
 # nncase 1.x wheels exist for CPython <= 3.10 only: setup makes .venv/nncase when such an
 # interpreter is on PATH or in pyenv, and otherwise goes on (the kmodel stage says what is missing).
 $(VENV)/.stamp-nncase: $(VENV)/.stamp-setup
-	@if $(PY) -m toolchain.backends.nncase_stage --setup; then touch $@; \
+	@if $(PY) -m toolchain.kendryte.nncase_stage --setup; then touch $@; \
 	 else echo "setup: nncase for the K210 not installed (above: why); everything else is ready"; fi
 
 setup-nncase: $(VENV)/.stamp-setup
-	$(PY) -m toolchain.backends.nncase_stage --setup
+	$(PY) -m toolchain.kendryte.nncase_stage --setup
 
 zoo: setup
 	$(VENV)/bin/tinycodec zoo
@@ -94,7 +94,7 @@ hil: setup
 
 # Link fault injection on a GSB replay through the virtual board: results/link_faults.csv
 bench-link: setup
-	$(PY) -m host_tools.faults
+	$(PY) -m host_tools.testing.faults
 
 clean:
 	rm -rf build

@@ -146,7 +146,7 @@ def summary_lines(dec: HostDecoder, extra: dict) -> list[str]:
     """What was decoded and exactly what was lost."""
     a, s = dec.stats, dec.stream.stats
     lost_w = dec.lost_windows()
-    from .faults import ranges
+    from host_tools.testing.faults import ranges
 
     lines = []
     if dec.board:

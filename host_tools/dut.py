@@ -4,8 +4,8 @@ Kinds (the HIL bench's --dut):
 
     native  the link application built for the host (toolchain/link/app.py), behind a pty
             (host_tools/virtual_board.py); `exe` runs another program in its place
-    qemu    the application on a RISC-V QEMU board with its UART on a pty
-            (toolchain.backends.qemu_run.start_qemu_pty); needs the app to build for that board
+    qemu    the application on a QEMU board (RISC-V or Cortex-M, --dut-board) with its UART on a
+            pty (the family driver's start_link); needs the app to build for that board
     serial  a real board on a serial port. Flash it beforehand:
             make flash TARGET=<board> MODEL=<model> PORT=<port>
 
@@ -307,27 +307,26 @@ def _start_native(cfg: DutConfig, builds: dict | None):
 
 
 def _start_qemu(cfg: DutConfig):
-    from toolchain.backends import qemu_run
-
-    start = getattr(qemu_run, "start_qemu_pty", None)
-    if start is None:
-        raise DutUnavailable("toolchain.backends.qemu_run has no start_qemu_pty (no pty UART for QEMU boards)")
-    from toolchain.backends.boards import load_board
+    from toolchain.boards import load_board
+    from toolchain.families.common import Unsupported
     from toolchain.link.app import build_app
 
     try:
         board = load_board(cfg.board)
     except Exception as e:  # noqa: BLE001
         raise DutUnavailable(f"--dut qemu: board {cfg.board!r} cannot be loaded: {e}") from None
-    if not board.qemu:
-        raise DutUnavailable(f"--dut qemu: board {board.name} has no QEMU machine ([run] qemu in its board.toml)")
+    if not board.simulate or not getattr(board.cfg, "qemu", None):
+        raise DutUnavailable(f"--dut qemu: board {board.name} has no QEMU machine ([{board.arch}] qemu in its "
+                             f"board.toml)" + (f"; its twin is {board.twin}" if board.twin else ""))
     try:
         app = build_app(cfg.model, board.name)
     except Exception as e:  # noqa: BLE001
         raise DutUnavailable(f"--dut qemu: the link application cannot be built for {board.name}: "
                              f"{type(e).__name__}: {e}") from None
     try:
-        q = start(board, app.exe)
+        q = board.family.start_link(board, app.exe)
+    except Unsupported as e:
+        raise DutUnavailable(f"--dut qemu: {e}") from None
     except Exception as e:  # noqa: BLE001 - QemuError and OSErrors alike: the start failed
         raise DutFlashError(f"--dut qemu: starting {app.exe} on {board.name}: {e}") from None
     return q.port, q.close, q.proc.poll, lambda: f"QEMU exit code {q.proc.returncode}"

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from toolchain.backends.boards import load_board
+from toolchain.boards import load_board
 from toolchain.codecs import ae_codec
 from toolchain.pipeline import build, get_model, pack_input
 

@@ -13,7 +13,7 @@ import wfdb
 from host_tools.capture import messages_of
 from host_tools.decode_cli import main
 from host_tools.decoder import HostDecoder
-from host_tools.faults import after, bit_errors, capture_replay, gsb_test_windows, ranges
+from host_tools.testing.faults import after, bit_errors, capture_replay, gsb_test_windows, ranges
 from host_tools.semtech_udp import PROTOCOL_VERSION, PULL_ACK, PULL_DATA, PUSH_ACK, push_data
 from toolchain.data.signals import MISSING
 from toolchain.link.frames import MTU_LORAWAN, MsgType, fragment, frame_bytes

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from toolchain.backends.boards import load_board
-from toolchain.backends.msp430_build import FitError
+from toolchain.boards import load_board
+from toolchain.families.msp430.build import FitError
 from toolchain.codecs import ae_codec
 from toolchain.pipeline import build, get_model, run, verify
 from toolchain.train.datasets import load_specs, prepare

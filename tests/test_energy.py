@@ -1,6 +1,6 @@
 import pytest
 
-from toolchain.backends.boards import load_board
+from toolchain.boards import load_board
 from toolchain.bench.energy import get_radio, lora_time_on_air_s, radio_energy_j, window_energy_uj
 
 
@@ -32,7 +32,7 @@ def test_compression_saves_radio_energy_but_pays_cycles():
 
 
 def test_every_board_names_a_known_radio():
-    from toolchain.backends.boards import list_boards
+    from toolchain.boards import list_boards
     for name in list_boards():
         b = load_board(name)
         if b.radio is not None:

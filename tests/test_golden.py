@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 
 from toolchain import REPO_ROOT
-from toolchain.backends import golden
+from toolchain.codecs import golden
 
 
 def test_golden_example_is_not_stale():

@@ -18,14 +18,14 @@ import numpy as np
 import pytest
 import serial
 
-from host_tools.fake_k210_isp import FakeK210, SlipDecoder, slip_encode
+from host_tools.testing.fake_k210_isp import FakeK210, SlipDecoder, slip_encode
 from host_tools.kflash_pty import is_pty
 from toolchain import REPO_ROOT
-from toolchain.backends.boards import load_board
-from toolchain.backends.codegen import worst_case_bits
-from toolchain.backends.k210_kmodel import SDK_FILES, SDK_URL, K210SdkError, build_kmodel_firmware, find_sdk
-from toolchain.backends.qemu_run import run_qemu, start_qemu_pty
-from toolchain.backends.riscv_build import section_sizes
+from toolchain.boards import load_board
+from toolchain.codecs.c_render import worst_case_bits
+from toolchain.kendryte.kmodel import SDK_FILES, SDK_URL, K210SdkError, build_kmodel_firmware, find_sdk
+from toolchain.families.qemu import run_qemu, start_qemu_pty
+from toolchain.families.common import section_sizes
 from toolchain.pipeline import build, get_model, pack_input, parse_output, run, verify
 from toolchain.train.datasets import prepare
 
@@ -57,10 +57,10 @@ def k210_built(fm):
 
 def test_boards_are_data_and_twins():
     assert K210.arch == TWIN.arch == "riscv" and not K210.simulate and TWIN.simulate
-    assert "k210-qemu" in K210.simulate_reason and K210.raw["cpu"]["twin"] == "k210-qemu"
+    assert "k210-qemu" in K210.simulate_reason and K210.twin == "k210-qemu"
     # the twin shares the startup, layout and common HAL, and the memory map and clock
-    assert K210.linker_script.resolve() == TWIN.linker_script.resolve()
-    assert {p.resolve() for p in K210.runtime_sources} - {p.resolve() for p in TWIN.runtime_sources} \
+    assert K210.cfg.linker_script.resolve() == TWIN.cfg.linker_script.resolve()
+    assert {p.resolve() for p in K210.cfg.runtime_sources} - {p.resolve() for p in TWIN.cfg.runtime_sources} \
         == {(K210.dir / "tc_hal.c").resolve()}
     for b in (K210, TWIN):
         assert (b.ram_origin, b.ram_bytes, b.clock_hz) == (0x80000000, 6 * 2**20, 400_000_000)
@@ -70,7 +70,7 @@ def test_boards_are_data_and_twins():
     assert f"TC_HAL_UART_BAUD {K210.raw['uart']['baud']}u" in hal and "0x38000000" in (K210.dir / "tc_hal.c").read_text()
     assert (K210.flasher_tool, K210.flasher_driver, K210.raw["flasher"]["port"]) == ("kflash", "dan", "/dev/ttyUSB0")
     assert 0.2 < K210.active_current_a * K210.voltage_v < 0.4 and K210.raw["kpu"]["kernels"] == ["1x1", "3x3"]
-    assert "-m" in TWIN.qemu_args and "8M" in TWIN.qemu_args and "shift=0" in TWIN.qemu_args
+    assert "-m" in TWIN.cfg.qemu_args and "8M" in TWIN.cfg.qemu_args and "shift=0" in TWIN.cfg.qemu_args
     assert 'TC_HAL_COUNTER_KIND "cycle"' in K210.hal_header.read_text()
     assert 'TC_HAL_COUNTER_KIND "instret"' in TWIN.hal_header.read_text()
 
@@ -105,11 +105,11 @@ def test_k210_image_builds_elf_and_bin_that_fit(k210_built):
     size = b.image.stat().st_size
     assert 0 < size <= K210.ram_bytes and b.flash_bytes + b.ram_bytes + b.stack_reserve <= K210.ram_bytes
     # the BIN is the ELF's loadable bytes from 0x80000000, where the ROM jumps: _start first
-    secs = section_sizes(K210, b.artifact)
+    secs = section_sizes(b.artifact, K210.cfg.size)
     assert size >= secs[".text"] and size - b.flash_bytes < 64
-    nm = subprocess.run([K210.nm_tool, str(b.artifact)], capture_output=True, text=True, check=True).stdout
+    nm = subprocess.run([K210.cfg.nm, str(b.artifact)], capture_output=True, text=True, check=True).stdout
     assert re.search(r"^0*80000000 T _start$", nm, re.MULTILINE)
-    text = subprocess.run([K210.raw["cpu"]["objcopy"], "-O", "binary", "-j", ".text", str(b.artifact), "/dev/stdout"],
+    text = subprocess.run([K210.cfg.objcopy, "-O", "binary", "-j", ".text", str(b.artifact), "/dev/stdout"],
                           capture_output=True, check=True).stdout
     assert b.image.read_bytes().startswith(text[:64])
 
@@ -124,10 +124,10 @@ def test_crt0_parks_hart_1(fm, twin_built):
     _start too. Parked, it leaves hart 0's output exactly as with one hart."""
     X = held_out(40)
     ref = run(fm, twin_built, X, 10)
-    args = [a for a in TWIN.qemu_args]
+    args = [a for a in TWIN.cfg.qemu_args]
     i = args.index("-icount")
-    smp2_free = dataclasses.replace(TWIN, qemu_args=[*args[:i], *args[i + 2:], "-smp", "2"])
-    smp2_icount = dataclasses.replace(TWIN, qemu_args=[*args, "-smp", "2"])
+    smp2_free = dataclasses.replace(TWIN, cfg=dataclasses.replace(TWIN.cfg, qemu_args=[*args[:i], *args[i + 2:], "-smp", "2"]))
+    smp2_icount = dataclasses.replace(TWIN, cfg=dataclasses.replace(TWIN.cfg, qemu_args=[*args, "-smp", "2"]))
     for board in (smp2_free, smp2_icount):
         dev = run(fm, dataclasses.replace(twin_built, board=board), X, 10)
         v = verify(fm, X, 10, dev)

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from toolchain import REPO_ROOT
-from toolchain.backends import nncase_stage as nn
-from toolchain.backends.kpu import FAQ_LIMITS, kpu_bytes, kpu_summary, place_model
-from toolchain.backends.platformio import write_platformio_ini
-from toolchain.backends.tflite_model import Graph, Operator, Quant, Tensor
+from toolchain.kendryte import nncase_stage as nn
+from toolchain.kendryte.kpu import FAQ_LIMITS, kpu_bytes, kpu_summary, place_model
+from toolchain.platformio import write_platformio_ini
+from toolchain.nn.tflite_model import Graph, Operator, Quant, Tensor
 
 ZOO = REPO_ROOT / "models" / "zoo"
 
@@ -238,8 +238,8 @@ def test_pooling_and_activation_fusion():
 # ---------------------------------------------------------------- KPU-friendly layout
 
 def test_kpu_friendly_ecg_encoder_moves_the_macs_to_the_kpu():
-    from toolchain.backends.kpu.layout import compare_placement, ecg_encoder_kpu_tflite, kpu_fold
-    from toolchain.backends.tflite_model import read_tflite
+    from toolchain.kendryte.kpu.layout import compare_placement, ecg_encoder_kpu_tflite, kpu_fold
+    from toolchain.nn.tflite_model import read_tflite
     assert kpu_fold(256) == (16, 16)
     with pytest.raises(ValueError, match="no H x W fold"):
         kpu_fold(13)
@@ -383,8 +383,8 @@ def test_nncase_dump_parsing(tmp_path):
 
 
 def test_float_twin_of_an_int8_model():
-    from toolchain.backends.kpu.float_tflite import float_tflite_from_int8
-    from toolchain.backends.tflite_model import read_tflite
+    from toolchain.kendryte.kpu.float_tflite import float_tflite_from_int8
+    from toolchain.nn.tflite_model import read_tflite
     from toolchain.train.zoo import dequantize
     tfl = (ZOO / "ecg-cae-encoder" / "model.tflite").read_bytes()
     g8, gf = read_tflite(tfl), read_tflite(float_tflite_from_int8(tfl))
@@ -399,7 +399,7 @@ def test_real_nncase_when_installed(tmp_path):
     """With nncase 1.9 (make setup-nncase): compile + simulate + placement agree with the checker.
     Without it: the stage refuses with the message that says how to get it."""
     st = nn.detect_nncase()
-    from toolchain.backends.kpu.float_tflite import float_tflite_from_int8
+    from toolchain.kendryte.kpu.float_tflite import float_tflite_from_int8
     from toolchain.bench.kpu import _heldout_float
     tfl = (ZOO / "image-encoder" / "model.tflite").read_bytes()
     ft = tmp_path / "f.tflite"

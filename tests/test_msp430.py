@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from toolchain.backends.boards import list_boards, load_board
-from toolchain.backends.msp430_build import (
-    CLANG, NM, FitError, build_msp430, build_native, check_stack, sim_excess_cycles)
-from toolchain.backends.mspdebug_sim import SimError, SimTimeout, peak_stack, run_batch
+from toolchain.boards import list_boards, load_board
+from toolchain.families.msp430.build import (
+    CLANG, NM, FitError, build_msp430, check_stack, sim_excess_cycles)
+from toolchain.families.msp430.sim import SimError, SimTimeout, peak_stack, run_batch
 
 HERE = Path(__file__).parent
 SIM_ECHO = HERE / "c" / "sim_echo.c"
@@ -116,7 +116,7 @@ def test_unknown_board_names_the_available_ones():
 
 @pytest.mark.parametrize("flags", [["-mmcu=msp430g2553"], ["-mmcu=msp430f1611"], ["-mhwmult=f5series"]])
 def test_runtime_does_not_call_itself(tmp_path, flags):
-    runtime = load_board("msp430g2553").runtime_dir / "runtime.c"
+    runtime = load_board("msp430g2553").cfg.runtime / "runtime.c"
     obj = tmp_path / "runtime.o"
     subprocess.run([CLANG, "--target=msp430", *flags, "-Os", "-ffreestanding", "-std=c99", "-Wall",
                     "-Wextra", "-Werror", "-c", str(runtime), "-o", str(obj)], check=True)
@@ -227,7 +227,7 @@ def test_tc_mul16_versions_agree_on_edges(echo_builds, tmp_path):
     src = _write(tmp_path, "edges.c", "#include <stdio.h>\n#include \"tc_hal.h\"\nint main(void) {\n"
                  + "".join(f"    printf(\"%ld\\n\", (long)tc_mul16({a}, {b}));\n" for a, b in EDGES)
                  + "    return 0;\n}\n")
-    exe = build_native(native, [src], [], tmp_path / "native")
+    exe = native.family.build_program(native, [src], [], tmp_path / "native").elf
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
     assert [int(v) for v in out.split()] == expected
 
@@ -413,7 +413,7 @@ def test_peak_stack_reads_words():
 
 def test_no_stats_no_paint_read(stack_builds, monkeypatch):
     """Without stats, the script is the one it always was (no extra md)."""
-    import toolchain.backends.mspdebug_sim as sim
+    import toolchain.families.msp430.sim as sim
     seen = []
     real = sim._script
     monkeypatch.setattr(sim, "_script", lambda *a, **k: seen.append(real(*a, **k)) or seen[-1])

@@ -15,16 +15,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolchain.backends.boards import load_board
-from toolchain.backends.nn_codegen import generate_nn
-from toolchain.backends.nn_lower import UnsupportedModelError
-from toolchain.backends.nn_plan import check_plan, plan_memory
-from toolchain.backends.nn_targets import run_on_board
-from toolchain.backends.tflite_model import read_tflite
-from toolchain.backends.tflm_reference import run_tflm_all, tflm_arena
-from toolchain.nn_pipeline import ZOO_DIR, generate, verify, zoo_models
+from toolchain.boards import load_board
+from toolchain.nn.codegen import generate_nn
+from toolchain.nn.lower import UnsupportedModelError
+from toolchain.nn.plan import check_plan, plan_memory
+from toolchain.nn.targets import run_on_board
+from toolchain.nn.tflite_model import read_tflite
+from toolchain.nn.tflm_reference import run_tflm_all, tflm_arena
+from toolchain.nn.pipeline import ZOO_DIR, generate, verify, zoo_models
 from toolchain.quant import tflite_math as tm
-from toolchain.train.random_graphs import LAYER_KINDS, GraphSpec, LayerSpec, build_tflite
+from toolchain.nn.random_graphs import LAYER_KINDS, GraphSpec, LayerSpec, build_tflite
 
 ZOO = ["codec-encoder", "ecg-beat-cnn", "ecg-cae-decoder", "ecg-cae-encoder", "image-encoder"]
 
@@ -74,7 +74,7 @@ def test_arena_no_larger_than_tflm(model):
 
 
 def test_doesnt_fit_is_refused_with_numbers(tmp_path):
-    from toolchain.backends.msp430_build import FitError
+    from toolchain.families.msp430.build import FitError
 
     with pytest.raises(FitError, match=r"msp430g2553.*RAM needs \d+ B.*512 B"):
         verify("ecg-cae-decoder", "msp430g2553", n_random=1, n_heldout=1, measure=False)

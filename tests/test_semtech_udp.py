@@ -14,7 +14,7 @@ import pytest
 from host_tools.capture import messages_of
 from host_tools.decoder import HostDecoder
 from host_tools.dut import window_bits
-from host_tools.faults import capture_replay, gsb_test_windows
+from host_tools.testing.faults import capture_replay, gsb_test_windows
 from host_tools.semtech_udp import (PROTOCOL_VERSION, PULL_ACK, PULL_DATA, PUSH_ACK, PUSH_DATA, UdpListener,
                                     push_data)
 from toolchain.data.signals import MISSING

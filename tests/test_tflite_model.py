@@ -1,4 +1,4 @@
-"""toolchain.backends.tflite_model: the struct-based .tflite reader.
+"""toolchain.nn.tflite_model: the struct-based .tflite reader.
 
 Real int8 models come from the TensorFlow converter; every field the reader exposes is checked
 against the flatbuffers-generated schema module that tflite-micro ships (an independent decoder).
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as S
 
-from toolchain.backends.tflite_model import (BUILTIN_OPS, Graph, TfliteFormatError,
+from toolchain.nn.tflite_model import (BUILTIN_OPS, Graph, TfliteFormatError,
                                              read_tflite)
 
 

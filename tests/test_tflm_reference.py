@@ -18,7 +18,7 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from toolchain.backends.tflm_reference import (  # noqa: E402
+from toolchain.nn.tflm_reference import (  # noqa: E402
     TFLiteReferenceError, run_tflite_ref, run_tflm, run_tflm_all, tflm_arena)
 
 IN_SHAPE = (1, 16)

@@ -13,16 +13,10 @@ def _p(*a, **k):
 
 
 def cmd_boards(args) -> int:
-    from .backends.boards import list_boards, load_board
+    from .boards import list_boards, load_board
     for name in list_boards():
         b = load_board(name)
-        if b.flash_bytes:
-            mem = f"flash {b.flash_bytes} B, RAM {b.ram_bytes} B"
-        elif b.arch == "riscv":
-            mem = f"{'emulated, ' if b.simulate else ''}RAM {b.ram_bytes} B"
-        else:
-            mem = "host"
-        _p(f"{name:14s} {b.description}  ({mem}, multiplier: {b.hwmult})")
+        _p(f"{name:14s} {b.description}  ({b.family.summary(b)}, multiplier: {b.hwmult})")
     return 0
 
 
@@ -61,7 +55,7 @@ def cmd_train(args) -> int:
 
 
 def _load(args):
-    from .backends.boards import load_board
+    from .boards import load_board
     from .pipeline import get_model
     return get_model(args.model, getattr(args, "model_file", None)), load_board(args.target)
 
@@ -135,13 +129,15 @@ def cmd_decode(args) -> int:
 
 
 def cmd_flash(args) -> int:
-    from .backends.flash import flash
+    from .flash import flash
     fm, b = _load(args)
     return flash(fm, b, port=args.port, driver=args.driver, baud=args.baud, isp_board=args.board)
 
 
 def cmd_bench_wsn(args) -> int:
-    from .bench.wsn import run_bench
+    from .bench.wsn import run_bench, run_device_only
+    if args.device_only:
+        return run_device_only(args.models, args.boards, args.device_windows)
     return run_bench(models=args.models, quick=args.quick, device_windows=args.device_windows,
                      plot_only=args.plot_only)
 
@@ -155,8 +151,8 @@ def cmd_zoo(args) -> int:
 
 
 def cmd_nn_generate(args) -> int:
-    from .backends.nn_codegen import generate_nn
-    from .nn_pipeline import generate, resolve_model
+    from toolchain.nn.codegen import generate_nn
+    from toolchain.nn.pipeline import generate, resolve_model
     if args.out:
         name, path = resolve_model(args.model)
         gen = generate_nn(path, args.out, name=args.name or name)
@@ -168,7 +164,7 @@ def cmd_nn_generate(args) -> int:
 
 
 def cmd_nn_verify(args) -> int:
-    from .nn_pipeline import verify
+    from toolchain.nn.pipeline import verify
     v = verify(args.model, args.target, n_random=args.random, n_heldout=args.heldout, measure=not args.no_cycles)
     per = f", {v.counts_mean:.0f} {v.count_kind} per inference" if v.counts_mean is not None else ""
     _p(f"{v.model} on {v.board}: {v.n_inputs} inputs ({v.n_heldout} held-out), "
@@ -188,6 +184,11 @@ def cmd_bench_nn(args) -> int:
 def cmd_demo(args) -> int:
     from .bench.demo import demo
     return demo(args.target)
+
+
+def cmd_data(args) -> int:
+    from .data.fetch import cli_main
+    return cli_main(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="fewer windows (smoke run)")
     p.add_argument("--device-windows", type=int, default=None)
     p.add_argument("--plot-only", action="store_true", help="redraw results/wsn_cr_vs_eps.png from the CSV")
+    p.add_argument("--device-only", action="store_true",
+                   help="only the device rows of --boards (session choices from the existing table)")
+    p.add_argument("--boards", nargs="+", default=["cortex-m-qemu"], help="with --device-only")
     p.set_defaults(fn=cmd_bench_wsn)
     p = sub.add_parser("zoo", help="train + convert the int8 TFLite model zoo into models/zoo/")
     p.add_argument("--only", nargs="+", metavar="NAME", help="build only these zoo models")
@@ -268,21 +272,36 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="end to end on one board in a few minutes")
     p.add_argument("--target", default="msp430f1611")
     p.set_defaults(fn=cmd_demo)
+    p = sub.add_parser("data", help="data sets: list them, verify a data root, fetch what is missing or bad")
+    dsub = p.add_subparsers(dest="data_cmd", required=True)
+    for name, hlp in (("list", "sets, sizes and source URLs of the catalog"),
+                      ("verify", "check every file's size and SHA-256 (exit 0 all ok, 1 otherwise)"),
+                      ("fetch", "download missing or bad files (resumable; refuses checksum mismatches)")):
+        q = dsub.add_parser(name, help=hlp)
+        q.add_argument("--catalog", help="catalog JSON (default toolchain/data/catalog.json)")
+        if name != "list":
+            q.add_argument("--root", help="data root (default $TINYCODEC_DATA or <repo>/../shared/data)")
+            q.add_argument("sets", nargs="*", metavar="SET", help="data sets (default: all)")
+        if name == "fetch":
+            q.add_argument("--mirror", help="base URL of a copy of a data root (<URL>/<set>/<file>); "
+                                            "default: the original sources (PhysioNet via wfdb, HTTP)")
+            q.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout in seconds")
+        q.set_defaults(fn=cmd_data)
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["decode"] and any(a.split("=")[0] in ("--port", "--file", "--udp") for a in argv[1:]):
         # A board's link stream (serial port, pty, capture file, LoRa via UDP): host_tools' decoder.
         from host_tools.decode_cli import main as decode_link
         return decode_link(argv[1:])
     args = ap.parse_args(argv)
-    from .backends.msp430_build import BuildError, FitError
-    from .backends.nn_lower import UnsupportedModelError
-    from .backends.nn_targets import TargetError
-    from .backends.tflite_model import TfliteFormatError
+    from .families.common import BuildError, FitError, Unsupported
+    from toolchain.nn.lower import UnsupportedModelError
+    from toolchain.nn.targets import TargetError
+    from toolchain.nn.tflite_model import TfliteFormatError
     from .data import DataError
     try:
         return args.fn(args)
     except (FileNotFoundError, KeyError, ValueError, RuntimeError, DataError, FitError, BuildError,
-            UnsupportedModelError, TfliteFormatError, TargetError) as e:
+            UnsupportedModelError, TfliteFormatError, TargetError, Unsupported) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         _p(f"tinycodec: error: {msg}", file=sys.stderr)
         return 2

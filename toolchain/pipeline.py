@@ -6,15 +6,15 @@ Each stage writes under build/<model>/<target>/ with a manifest of input hashes
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import REPO_ROOT
-from .backends.boards import Board
-from .backends.codegen import TEMPLATES, model_hash, render_codec, worst_case_bits
+from .boards import Board
+from .families.common import BuildResult, DeviceWindow, Unsupported, parse_record
+from .codecs.c_render import TEMPLATES, model_hash, render_codec, worst_case_bits
 from .codecs import ae_codec
 from .quant.fixed_point import FixedModel
 from .stages import file_hash, stage_dir, up_to_date, write_manifest
@@ -50,50 +50,51 @@ class Built:
     probe_elf: Path | None = None
     note: str = ""
     commands: list = field(default_factory=list)
-    image: Path | None = None  # RISC-V: raw BIN of the ELF (what kflash writes to a K210)
+    image: Path | None = None  # raw BIN of the ELF where the flasher wants one (kflash for a K210)
+    result: BuildResult | None = None
 
-
-def _harness(board: Board) -> str:
-    return {"native": "native", "riscv": "uart"}.get(board.arch, "sim")
+    @property
+    def build(self) -> BuildResult:
+        return self.result
 
 
 def generate(fm: FixedModel, board: Board) -> Path:
     d = stage_dir(fm.name, board.name)
     src = d / "src"
+    harness = board.family.codec_harness
     inputs = {"model": model_hash(fm), **{p.name: file_hash(p) for p in sorted(TEMPLATES.iterdir())
                                           if p.is_file()}}
-    params = {"board": board.name, "harness": _harness(board)}
+    params = {"board": board.name, "harness": harness}
     if not up_to_date(d, "generate", inputs, params):
-        render_codec(fm, board.name, src, _harness(board))
+        render_codec(fm, board.name, src, harness)
         write_manifest(d, "generate", inputs, params, [f"src/{p.name}" for p in sorted(src.iterdir())])
     return src
 
 
+def _hal_inputs(board: Board) -> dict[str, str]:
+    """Hashes of the board folder and of every file its family config names (runtime, HAL)."""
+    files = {f"hal/{p.name}": p for p in sorted(board.dir.iterdir()) if p.is_file()}
+    cfg = board.cfg
+    for name in getattr(cfg, "__dataclass_fields__", {}):
+        v = getattr(cfg, name)
+        for q in (v if isinstance(v, list) else [v]):
+            if isinstance(q, Path):
+                for f in ([q] if q.is_file() else sorted(x for x in q.iterdir() if x.is_file())):
+                    files[f"runtime/{f.parent.name}/{f.name}"] = f
+    return {k: file_hash(f) for k, f in files.items()}
+
+
 def build(fm: FixedModel, board: Board) -> Built:
-    """Render and compile; MSP430 builds are refused (FitError) when they do not fit."""
-    from .backends.msp430_build import build_msp430, build_native
+    """Render and compile the codec image for `board` (the one `tinycodec flash` writes);
+    refused with FitError when it does not fit."""
     src = generate(fm, board)
     d = stage_dir(fm.name, board.name)
     sources = sorted(src.glob("*.c"))
     inputs = {p.name: file_hash(p) for p in sorted(src.iterdir())}
-    inputs.update({f"hal/{p.name}": file_hash(p) for p in sorted(board.dir.iterdir()) if p.is_file()})
-    if board.runtime_dir is not None:
-        inputs.update({f"runtime/{p.name}": file_hash(p) for p in sorted(Path(board.runtime_dir).iterdir())
-                       if p.is_file()})
-    if board.arch == "native":
-        exe = build_native(board, sources, [src], d / "bin", name="codec")
-        built = Built(board, src, exe)
-    elif board.arch == "msp430":
-        r = build_msp430(board, sources, [src, board.dir], d / "bin", name="codec")
-        built = Built(board, src, r.elf, r.flash_bytes, r.ram_bytes, r.stack_reserve, r.probe_elf,
-                      r.probe_note or "", r.commands)
-    elif board.arch == "riscv":
-        from .backends.riscv_codec import build_codec
-        r, image = build_codec(board, src, d / "bin", name="codec")
-        built = Built(board, src, r.elf, r.flash_bytes, r.ram_bytes, r.stack_reserve, commands=r.commands,
-                      image=image)
-    else:
-        raise ValueError(f"board {board.name}: arch {board.arch!r} has no codec build yet")
+    inputs.update(_hal_inputs(board))
+    r = board.family.build_program(board, sources, [src], d / "bin", name="codec", probe=True, purpose="codec")
+    built = Built(board, src, r.elf, r.flash_bytes, r.ram_bytes, r.stack_reserve, r.probe_elf,
+                  r.probe_note or "", r.commands, r.image, r)
     outputs = [built.artifact] + ([built.image] if built.image else [])
     (d / "size.json").write_text(json.dumps({
         "board": board.name, "flash_bytes": built.flash_bytes, "ram_bytes": built.ram_bytes,
@@ -112,83 +113,29 @@ def pack_input(x: np.ndarray, eps: int, latent_bits: int, mean_shift: int = 0) -
             + np.asarray(x, dtype=np.int64).astype("<i2").tobytes())
 
 
-@dataclass
-class DeviceWindow:
-    data: bytes        # the encoded window, padded to whole bytes
-    nbits: int
-    imputed: int
-    cycles_raw: int | None = None
-    cycles: int | None = None   # corrected for the simulator's over-count (None: not available)
-    instructions: int | None = None  # QEMU boards: exact retired instructions of the encoder
-
-
-def parse_output(rec: bytes) -> DeviceWindow:
-    nbits = rec[0] | (rec[1] << 8)
-    return DeviceWindow(bytes(rec[4:4 + (nbits + 7) // 8]), nbits, rec[2])
+parse_output = parse_record
 
 
 def run(fm: FixedModel, built: Built, X: np.ndarray, eps: int, latent_bits: int | None = None,
         timeout_s: float | None = None, stats: dict | None = None, mean_shift: int = 0) -> list[DeviceWindow]:
-    """Feed windows to the built firmware (host process, mspdebug sim, or QEMU for a riscv board:
-    windows compiled into a batch image, exact instruction counts) and read the bitstreams.
+    """Feed windows to the built firmware through the board's family driver (a host process,
+    mspdebug's simulator, or QEMU with the windows compiled into a batch image and exact
+    instruction counts) and read the bitstreams.
 
-    On a simulated board, `stats` (if given) receives the measured peak stack of the batch
+    On a simulated MSP430, `stats` (if given) receives the measured peak stack of the batch
     (`peak_stack_bytes`, from crt0's painted RAM); a stack that ran into static data is refused."""
     B = fm.latent_bits if latent_bits is None else latent_bits
     recs = [pack_input(x, eps, B, mean_shift) for x in np.atleast_2d(X)]
     out_len = 4 + (worst_case_bits(fm) + 7) // 8
-    if built.board.arch == "native":
-        p = subprocess.run([str(built.artifact)], input=b"".join(recs), capture_output=True,
-                           timeout=timeout_s or 600)
-        if p.returncode != 0:
-            raise RuntimeError(f"{built.artifact} exited {p.returncode}: {p.stderr.decode()[-2000:]}")
-        raw = p.stdout
-        if len(raw) != out_len * len(recs):
-            raise RuntimeError(f"{built.artifact}: {len(raw)} bytes out for {len(recs)} windows "
-                               f"(expected {out_len} each)")
-        return [parse_output(raw[i * out_len:(i + 1) * out_len]) for i in range(len(recs))]
-    if built.board.arch == "riscv":
-        return _run_riscv(fm, built, recs, timeout_s)
-    from .backends.msp430_build import check_stack
-    from .backends.mspdebug_sim import run_batch
-    st: dict = {} if stats is None else stats
-    res = run_batch(built.artifact, recs, out_len=out_len, board=built.board,
-                    probe_elf=built.probe_elf if built.probe_elf else False, timeout_s=timeout_s, stats=st)
-    if st.get("peak_stack_bytes") is not None:
-        check_stack(built.board, built.ram_bytes, st["peak_stack_bytes"], overflow=st.get("stack_overflow", False))
-    out = []
-    for r in res:
-        w = parse_output(r.output)
-        w.cycles_raw, w.cycles = r.cycles_raw, r.cycles_corrected
-        out.append(w)
-    return out
-
-
-def _run_riscv(fm: FixedModel, built: Built, recs: list[bytes], timeout_s: float | None) -> list[DeviceWindow]:
-    """Compile the records into the batch image (build/<model>/<board>/run/) and run it in QEMU."""
-    from .backends.qemu_run import QemuError
-    from .backends.riscv_codec import build_codec, run_batch_qemu
     board = built.board
-    if not board.simulate:
-        twin = board.raw.get("cpu", {}).get("twin", "")
-        raise RuntimeError(f"{board.name} cannot be run here: {board.simulate_reason}"
-                           + (f" (use --target {twin})" if twin else ""))
-    rd = stage_dir(fm.name, board.name) / "run"
-    rd.mkdir(exist_ok=True)
-    r, _ = build_codec(board, built.src_dir, rd, records=recs, name="codec_batch")
+    result = built.result or BuildResult(built.artifact, board.name, built.flash_bytes, built.ram_bytes,
+                                         built.stack_reserve, probe_elf=built.probe_elf, image=built.image)
     try:
-        res = run_batch_qemu(board, r.elf, len(recs), timeout_s)
-    except QemuError as e:
+        return board.family.run_codec(board, result, recs, out_len, src_dir=built.src_dir,
+                                      work_dir=stage_dir(fm.name, board.name) / "run", timeout_s=timeout_s,
+                                      stats=stats)
+    except Unsupported as e:
         raise RuntimeError(str(e)) from None
-    out = []
-    for u in res:
-        w = DeviceWindow(u.data, u.nbits, u.imputed)
-        if u.kind == "instret":
-            w.instructions = u.ticks
-        else:
-            w.cycles_raw = w.cycles = u.ticks
-        out.append(w)
-    return out
 
 
 @dataclass

@@ -2,13 +2,13 @@
  * (kendryte-standalone-sdk: kpu_load_kmodel / kpu_run_kmodel / kpu_get_output, which take
  * kmodel v3 from nncase 0.1 and 'KMDL' models from nncase 0.2/1.x).
  *
- * Built by toolchain/backends/k210_kmodel.py (K210_SDK must point at the SDK) with a
+ * Built by toolchain/kendryte/kmodel.py (K210_SDK must point at the SDK) with a
  * generated tc_kmodel_data.c/.h holding the model and the input vectors. For each input it
  * prints, on the SDK's console UART (115200 8N1 on the USB-serial port):
  *   out <index> <hex bytes of every output, in output order>
  *   cnt <index> <CPU cycles from kpu_run_kmodel to its completion callback>
  * then "done"; the format of firmware_templates/nn/main_vectors.c, so the host parses
- * both the same way (toolchain/backends/nn_codegen.parse_vector_output). */
+ * both the same way (toolchain/nn/codegen.parse_vector_output). */
 #include <stdint.h>
 #include <stdio.h>
 

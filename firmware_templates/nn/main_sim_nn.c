@@ -1,7 +1,7 @@
 /* Bare-metal harness for the MSP430 simulator, with no buffers of its own: the
  * host writes the input straight into the model's input tensor in the arena,
  * runs from the breakpoint tc_done through one invoke back to tc_done, and reads
- * the output tensor from the arena (toolchain/backends/mspdebug_sim.py,
+ * the output tensor from the arena (toolchain/families/msp430/sim.py,
  * symbols "tc_arena+<offset>"). */
 #include <stdint.h>
 

@@ -2,7 +2,7 @@
  * embedded input vector through the generated network and prints
  *   out <index> <hex bytes of all outputs>
  *   cnt <index> <counter ticks for the invoke>   (0 where tc_hal has no counter)
- * then "done". Built by toolchain/backends/nn_codegen.py with tc_nn_vectors.h. */
+ * then "done". Built by toolchain/nn/codegen.py with tc_nn_vectors.h. */
 #include <stdint.h>
 #include <string.h>
 

@@ -36,8 +36,13 @@ void tc_hal_putc(char c)
 
 int tc_hal_getc(void)
 {
+#ifdef TC_HAL_LINK /* the link application polls: -1 when no byte is waiting */
+    if (!(UART_LSR & UART_LSR_DR))
+        return -1;
+#else
     while (!(UART_LSR & UART_LSR_DR))
         ;
+#endif
     return UART_RBR;
 }
 

@@ -68,7 +68,7 @@ FILE *const stdin = &tc_uart_stdio;
 FILE *const stdout = &tc_uart_stdio;
 FILE *const stderr = &tc_uart_stdio;
 
-/* Called by crt0.S's trap entry; the line's format is parsed by toolchain/backends/qemu_run.py. */
+/* Called by crt0.S's trap entry; the line's format is parsed by toolchain/families/riscv.py. */
 __attribute__((noreturn, used)) void tc_hal_trap(uint64_t mcause, uint64_t mepc, uint64_t mtval)
 {
     put_str("\ntc_hal: trap mcause=");

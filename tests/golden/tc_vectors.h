@@ -1,4 +1,4 @@
-/* AUTOMATICALLY GENERATED - DO NOT EDIT. Regenerate: python -m toolchain.backends.golden
+/* AUTOMATICALLY GENERATED - DO NOT EDIT. Regenerate: python -m toolchain.codecs.golden
  * Test vectors for model gsb-temporal: held-out test windows (rows [0, 149, 298, 447, 595, 744, 893, 1042]) and the
  * bytes the Python reference (toolchain/codecs/ae_codec.py) emits for them. */
 #ifndef TC_VECTORS_H

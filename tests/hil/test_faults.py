@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from host_tools.faults import (analyse, capture_replay, format_table, gsb_test_windows, live_disconnect,
+from host_tools.testing.faults import (analyse, capture_replay, format_table, gsb_test_windows, live_disconnect,
                                offline_scenarios)
 
 

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from ..backends.boards import load_board
+from toolchain.boards import load_board
 from ..codecs import ae_codec
 from ..pipeline import build, run, verify
 from ..stages import stage_dir

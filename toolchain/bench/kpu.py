@@ -1,11 +1,11 @@
 """make bench-kpu: where the zoo's layers would run on the Kendryte K210 -> results/k210_kpu.csv.
 
 One row per layer (TFLite operator) of every zoo model, plus the KPU-friendly 2-D variant of the
-ECG encoder (toolchain/backends/kpu/layout.py, built on the fly with untrained weights: only its
+ECG encoder (toolchain/kendryte/kpu/layout.py, built on the fly with untrained weights: only its
 placement is the point). Columns:
 
     model, layer, op                 the model and the layer (output tensor name, TFLite op)
-    placement, reason, kpu_bytes     our checker (toolchain/backends/kpu/placement.py): KPU / CPU /
+    placement, reason, kpu_bytes     our checker (toolchain/kendryte/kpu/placement.py): KPU / CPU /
                                      none, why, KPU RAM for the layer's input + output maps
     nncase_placement                 where nncase 1.9 really put the layer (KPU / CPU / none), read
                                      from its IR dump; empty where nncase is not installed
@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import REPO_ROOT
-from ..backends import nncase_stage as nn
-from ..backends.kpu import kpu_summary, place_model
-from ..backends.kpu.layout import ECG_VARIANT_NAME
-from ..backends.tflite_model import read_tflite
+from toolchain.kendryte import nncase_stage as nn
+from toolchain.kendryte.kpu import kpu_summary, place_model
+from toolchain.kendryte.kpu.layout import ECG_VARIANT_NAME
+from toolchain.nn.tflite_model import read_tflite
 
 RESULTS = REPO_ROOT / "results"
 ZOO_DIR = REPO_ROOT / "models" / "zoo"
@@ -57,7 +57,7 @@ def _heldout_float(name: str, tfl: bytes) -> np.ndarray:
 def _nncase(name: str, tfl: bytes, inputs: np.ndarray, status: nn.NncaseStatus, work: Path) -> dict:
     """Compile + simulate one model with nncase: {'nodes', 'max', 'mean', 'note'}; raises the
     nncase stage's errors."""
-    from ..backends.kpu.float_tflite import float_tflite_from_int8
+    from toolchain.kendryte.kpu.float_tflite import float_tflite_from_int8
     ft = work / f"{name}.float.tflite"
     ft.write_bytes(float_tflite_from_int8(tfl))
     dump = work / f"{name}.dump"
@@ -127,7 +127,7 @@ def run_bench(models: list[str] | None = None, out: Path | None = None, variant:
             tfl = (ZOO_DIR / name / "model.tflite").read_bytes()
             rows += bench_model(name, tfl, _heldout_float(name, tfl), status, work, log)
         if variant:
-            from ..backends.kpu.layout import ecg_encoder_kpu_tflite
+            from toolchain.kendryte.kpu.layout import ecg_encoder_kpu_tflite
             src = (ZOO_DIR / VARIANT_INPUTS_FROM / "model.tflite").read_bytes()
             rows += bench_model(ECG_VARIANT_NAME, ecg_encoder_kpu_tflite(),
                                 _heldout_float(VARIANT_INPUTS_FROM, src), status, work, log)

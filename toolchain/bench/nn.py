@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 
 from .. import REPO_ROOT
-from ..backends.msp430_build import FitError
-from ..nn_pipeline import generate, verify, zoo_models
+from ..boards import load_board
+from ..families.common import FitError
+from ..nn.pipeline import generate, verify, zoo_models
 
 RESULTS = REPO_ROOT / "results"
-TARGETS = ["native", "riscv-qemu", "msp430f1611", "msp430g2553"]
+TARGETS = ["native", "riscv-qemu", "cortex-m-qemu", "msp430f1611", "msp430g2553"]
 FIELDS = ["model", "target", "bit_exact", "n_inputs", "n_heldout", "flash_bytes", "arena_bytes", "tflm_arena_bytes",
           "tflm_arena_head_bytes", "weight_bytes", "cycles_or_instructions", "count_kind", "peak_stack_bytes", "note"]
 
@@ -27,8 +28,8 @@ def _row(model: str, target: str, n_random: int, n_heldout: int | None) -> dict:
         v = verify(model, target, n_random=n_random, n_heldout=n_heldout, measure=True)
     except FitError as e:
         gen = generate(model)
-        from ..backends.tflm_reference import tflm_arena
-        from ..nn_pipeline import resolve_model
+        from ..nn.pipeline import resolve_model
+        from ..nn.tflm_reference import tflm_arena
         arena = tflm_arena(resolve_model(model)[1].read_bytes())
         return dict(model=model, target=target, bit_exact="n/a", n_inputs=0, n_heldout=0, flash_bytes="",
                     arena_bytes=gen.arena_bytes, tflm_arena_bytes=arena["total"],
@@ -48,24 +49,35 @@ def run_bench(models: list[str] | None = None, targets: list[str] | None = None,
     models = models or zoo_models()
     targets = targets or TARGETS
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    path = out / "nn_codegen.csv"
+    # A run over some models or targets keeps the table's other rows.
+    rows = [r for r in _read(path) if not (r["model"] in models and r["target"] in targets)]
     for model in models:
         for target in targets:
             t0 = time.time()
-            msp = target.startswith("msp430")
-            # The simulator runs ~40 M cycles/s twice (firmware + cycle probe): 100 inputs there.
-            row = _row(model, target, n_random=36 if msp else 100, n_heldout=64 if msp else None)
+            slow = load_board(target).family.slow
+            # The MSP430 simulator runs ~40 M cycles/s twice (firmware + cycle probe): 100 inputs there.
+            row = _row(model, target, n_random=36 if slow else 100, n_heldout=64 if slow else None)
             rows.append(row)
             log(f"{model:16s} {target:12s} bit_exact={row['bit_exact']:5s} arena {row['arena_bytes']} B "
                 f"(TFLM {row['tflm_arena_bytes']} B) flash {row['flash_bytes']} B "
                 f"{row['cycles_or_instructions']} {row['count_kind']}  [{time.time() - t0:.0f} s]")
-    path = out / "nn_codegen.csv"
+    order = {t: i for i, t in enumerate([*TARGETS, *targets])}
+    names = list(dict.fromkeys([*zoo_models(), *models]))
+    rows.sort(key=lambda r: (names.index(r["model"]) if r["model"] in names else 99, order.get(r["target"], 99)))
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)
         w.writeheader()
         w.writerows(rows)
     plot(rows, out / "nn_arena_vs_tflm.png")
     return path
+
+
+def _read(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def plot(rows: list[dict], path: Path) -> Path:

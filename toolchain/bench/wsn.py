@@ -25,7 +25,7 @@ from ..train.datasets import Prepared, load_specs, prepare
 from ..train.fit import load_model, train_stage
 from .energy import get_radio, radios, window_energy_uj
 
-DEVICE_BOARDS = ("native", "msp430g2553", "msp430f1611", "msp430f5529")
+DEVICE_BOARDS = ("native", "msp430g2553", "msp430f1611", "msp430f5529", "k210-qemu", "cortex-m-qemu")
 G2553_WINDOWS = 200          # per eps: bit-exactness + cycles on the smallest board
 MITDB_DEVICE_WINDOWS = 6600  # per eps on the f1611: every bench window (300 per DS2 record)
 VARIANT_NAMES = {"ae": "ae-basic", "wae": "ae-wae", "sae": "ae-sae"}
@@ -116,19 +116,19 @@ def rate_distortion(prep: Prepared, test: np.ndarray, bar: tqdm) -> tuple[list[d
 
 
 def device_rows(prep: Prepared, fm: FixedModel, chosen: dict, test: np.ndarray,
-                device_windows: int | None) -> list[dict]:
-    from ..backends.boards import load_board
-    from ..backends.msp430_build import FitError
+                device_windows: int | None, boards: tuple[str, ...] = DEVICE_BOARDS) -> list[dict]:
+    from ..boards import load_board
+    from ..families.common import FitError
     from ..pipeline import build, run, verify
     rows = []
-    for bname in DEVICE_BOARDS:
+    for bname in boards:
         board = load_board(bname)
         try:
             built = build(fm, board)
         except FitError as e:
             rows.append({"board": bname, "model": fm.name, "note": f"refused: {e}"})
             continue
-        if board.arch == "msp430" and not board.simulate:
+        if not board.simulate and board.family.count_kind:
             rows.append({"board": bname, "model": fm.name, "flash_bytes": built.flash_bytes,
                          "ram_static_bytes": built.ram_bytes, "cycles_kind": "not simulated",
                          "ram_bytes": built.ram_bytes + built.stack_reserve,
@@ -157,7 +157,14 @@ def device_rows(prep: Prepared, fm: FixedModel, chosen: dict, test: np.ndarray,
             if st.get("peak_stack_bytes") is not None:  # RAM = static data + measured peak stack
                 base.update(stack_peak_bytes=st["peak_stack_bytes"],
                             ram_bytes=built.ram_bytes + st["peak_stack_bytes"])
-            if board.arch != "msp430":
+            ins = [w.instructions for w in dev]
+            if all(i is not None for i in ins):
+                # QEMU twins: exact retired instructions; energy needs cycles, which QEMU does not model.
+                rows.append({**base, "cycles_per_window": f"{np.mean(ins):.0f}",
+                             "cycles_kind": "instructions (QEMU -icount, exact)",
+                             "note": f"{time.time() - t0:.1f} s; instructions, not cycles: no energy figure"})
+                continue
+            if all(w.cycles_raw is None for w in dev):
                 rows.append({**base, "cycles_kind": "n/a (host)", "note": f"{time.time() - t0:.1f} s"})
                 continue
             corrected = [w.cycles for w in dev]
@@ -222,6 +229,40 @@ def _write(path: Path, fields: list[str], rows: list[dict]) -> None:
 
 def results_dir() -> Path:
     return Path(os.environ.get("TINYCODEC_RESULTS", REPO_ROOT / "results"))
+
+
+def _chosen_from_table(dev: list[dict], model: str) -> dict:
+    """(latent bits, mean shift) per eps as the last full run chose them (its native rows)."""
+    got = {int(r["eps"]): (int(r["latent_bits"]), int(r["mean_shift"] or 0)) for r in dev
+           if r["model"] == model and r["board"] == "native" and r.get("eps")}
+    if not got:
+        raise KeyError(f"--device-only: results/wsn_device.csv has no native rows for {model}; run the full bench first")
+    return got
+
+
+def run_device_only(models: list[str] | None, boards: list[str], device_windows: int | None = None) -> int:
+    """Device rows of `boards` only, with the (latent bits, mean shift) choices of the existing
+    table; every other row of wsn_device.csv is kept."""
+    RESULTS = results_dir()
+    specs = load_specs()
+    names = models or list(specs)
+    old = _read(RESULTS / "wsn_device.csv")
+    keep = [r for r in old if not (r["model"] in names and r["board"] in boards)]
+    new = []
+    for name in names:
+        prep = prepare(name)
+        fm = trained(prep, "ae")  # the same deterministic training stage as a full run
+        new += device_rows(prep, fm, _chosen_from_table(old, name), prep.test, device_windows, tuple(boards))
+    # Rows in board order of DEVICE_BOARDS within each model, as a full run writes them.
+    order = {b: i for i, b in enumerate([*DEVICE_BOARDS, *boards])}
+    rows = sorted(keep + new, key=lambda r: (names.index(r["model"]) if r["model"] in names else -1,
+                                             order.get(r["board"], 99)))
+    _write(RESULTS / "wsn_device.csv", DEV_FIELDS, rows)
+    exact = [r for r in new if r.get("windows") and r["bit_exact"] != r["windows"]]
+    bad = [r for r in new if r.get("violations")]
+    print(f"wrote {RESULTS}/wsn_device.csv ({len(new)} new rows for {', '.join(boards)}); "
+          f"bound violations: {len(bad)} rows; not bit-exact: {len(exact)}")
+    return 1 if bad or exact else 0
 
 
 def run_bench(models: list[str] | None = None, quick: bool = False,

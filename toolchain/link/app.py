@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..backends.boards import Board, load_board
-from ..backends.codegen import TEMPLATES, model_hash, render_codec
+from ..boards import Board, load_board
+from ..families.common import BuildError, FitError, Unsupported
+from toolchain.codecs.c_render import TEMPLATES, model_hash, render_codec
 from ..quant.fixed_point import FixedModel
 from ..stages import file_hash, stage_dir, write_manifest
 from .reports import SessionDef, TypeDef, encode_session
@@ -91,10 +91,7 @@ def render_app(fm: FixedModel, board: Board, out: Path, eps: int, source: str | 
     session = session_for(fm, source)
     (out / "tc_app_session.h").write_text(_session_header(fm, session, eps, source))
     srcs = [out / "tc_codec.c", *(out / s for s in LINK_SOURCES), out / "tc_app.c", out / "main_app.c"]
-    hal_link = board.dir / "tc_hal_link.c"
-    if hal_link.is_file():
-        srcs.append(hal_link)
-    return srcs
+    return [*srcs, *board.family.link_sources(board)]
 
 
 def build_app(model: str, board_name: str = "native", eps: int | None = None) -> AppBuild:
@@ -103,11 +100,13 @@ def build_app(model: str, board_name: str = "native", eps: int | None = None) ->
 
     fm = get_model(model)
     board = load_board(board_name)
-    if board.arch not in ("native", "riscv"):
-        raise AppBuildError(f"the link application builds for native and RISC-V boards; {board.name} "
-                            f"(arch {board.arch}) has no UART on a link here (the MSP430 simulator has none)")
-    if not (board.dir / "tc_hal_link.c").is_file():
-        raise AppBuildError(f"{board.name} has no link HAL ({board.dir / 'tc_hal_link.c'}: tc_hal_getc that "
+    try:
+        hal = board.family.link_sources(board)
+    except Unsupported as e:
+        raise AppBuildError(str(e)) from None
+    missing = [p for p in hal if not p.is_file()]
+    if missing:
+        raise AppBuildError(f"{board.name} has no link HAL ({', '.join(map(str, missing))}: tc_hal_getc that "
                             "does not block, tc_hal_millis, tc_hal_bench_counter, ...)")
     source = _source_of(model)
     if eps is None:
@@ -122,20 +121,13 @@ def build_app(model: str, board_name: str = "native", eps: int | None = None) ->
     srcs = render_app(fm, board, src, eps, source)
     fw_hash = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(src.iterdir()) if p.is_file())).hexdigest()[:16]
     defines = {"TC_FW_HASH": f'"{fw_hash}"', "TC_MODEL_HASH": f'"{model_hash(fm)[:16]}"'}
-    if board.arch == "riscv":
-        from ..backends.msp430_build import BuildError
-        from ..backends.riscv_build import build_riscv
-        try:
-            exe = build_riscv(board, srcs, [src], d / "bin", defines=defines, name="tc_app").elf
-        except BuildError as e:
-            raise AppBuildError(f"building the link application for {board.name} failed: {e}") from None
-    else:
-        exe = d / "tc_app"
-        cmd = [board.cc or "gcc", *board.cflags, "-Wconversion", f"-I{board.dir}", f"-I{src}",
-               *(f"-D{k}={v}" for k, v in defines.items()), *map(str, srcs), "-o", str(exe)]
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode:
-            raise AppBuildError(f"building the link application failed:\n$ {' '.join(cmd)}\n{p.stderr[-3000:]}")
+    # TC_HAL_LINK: HALs whose tc_hal_getc blocks for the codec's serve loop poll instead.
+    defines = {**defines, "TC_HAL_LINK": 1}
+    try:
+        exe = board.family.build_program(board, srcs, [src], d / "bin", defines=defines, name="tc_app",
+                                         purpose="app").elf
+    except (BuildError, FitError) as e:
+        raise AppBuildError(f"building the link application for {board.name} failed: {e}") from None
     write_manifest(d, "build-app", {p.name: file_hash(p) for p in sorted(src.iterdir()) if p.is_file()},
                    {"board": board.name, "eps": eps}, [str(exe.relative_to(d))])
     return AppBuild(model, board.name, exe, src, fw_hash, session_for(fm, source))

@@ -56,7 +56,7 @@ FUZZ_HAL = REPO / "tests" / "fuzz" / "hal"
 
 def build_app_fuzzer(out_dir: Path, model: str = "gsb-temporal") -> Path:
     """The link application (rendered for `model`) with the fuzz HAL, as a libFuzzer target."""
-    from ..backends.boards import load_board
+    from toolchain.boards import load_board
     from ..pipeline import get_model
     from .app import render_app
 

@@ -1,4 +1,4 @@
-"""Run a RISC-V ELF in QEMU (board.toml [run]) and collect its UART output and exit code.
+"""Run an ELF in QEMU (the family table's qemu, qemu_args) and collect its UART output and exit code.
 
 The program talks to the host only through the board HAL: tc_hal_putc writes
 the UART, which QEMU sends to its stdout; tc_hal_exit writes the SiFive test
@@ -22,13 +22,8 @@ import tty
 from dataclasses import dataclass
 from pathlib import Path
 
-from .boards import Board
 
-TRAP_EXIT_CODE = 254  # TC_HAL_EXIT_TRAP in targets/riscv-qemu/tc_hal.h
-_TRAP_LINE = re.compile(r"tc_hal: trap mcause=(0x[0-9a-f]+) mepc=(0x[0-9a-f]+) mtval=(0x[0-9a-f]+)")
-_MCAUSE = {0: "instruction address misaligned", 1: "instruction access fault", 2: "illegal instruction",
-           3: "breakpoint", 4: "load address misaligned", 5: "load access fault",
-           6: "store address misaligned", 7: "store access fault", 11: "ecall from M-mode"}
+TRAP_EXIT_CODE = 254  # TC_HAL_EXIT_TRAP in every QEMU board's tc_hal.h
 _TAIL_CHARS = 2000
 
 
@@ -48,14 +43,20 @@ def _tail(text: str) -> str:
     return text if text.strip() else "(no UART output)"
 
 
-def qemu_command(board: Board, elf: Path) -> list[str]:
+def _package_hint(board) -> str:
+    pkg = getattr(board.cfg, "qemu_package", "")
+    return f"apt package {pkg} provides it; make setup installs it" if pkg else "make setup installs it"
+
+
+def qemu_command(board, elf: Path) -> list[str]:
     """The full QEMU command line for `elf` on `board`."""
-    if not board.qemu:
-        raise QemuError(f"board {board.name} has no [run] qemu in {board.dir / 'board.toml'}")
-    return [board.qemu, *board.qemu_args, "-kernel", str(elf)]
+    qemu = getattr(board.cfg, "qemu", None)
+    if not qemu:
+        raise QemuError(f"board {board.name} has no [{board.arch}] qemu in {board.dir / 'board.toml'}")
+    return [qemu, *board.cfg.qemu_args, "-kernel", str(elf)]
 
 
-def run_qemu(board: Board, elf: Path, timeout_s: float = 60) -> QemuResult:
+def run_qemu(board, elf: Path, timeout_s: float = 60) -> QemuResult:
     """Run `elf` to its tc_hal_exit; raise QemuError on timeout (with the UART's
     tail), when QEMU itself fails, or when the program takes a CPU exception."""
     elf = Path(elf)
@@ -63,7 +64,7 @@ def run_qemu(board: Board, elf: Path, timeout_s: float = 60) -> QemuResult:
         raise QemuError(f"no ELF at {elf}")
     cmd = qemu_command(board, elf)
     if shutil.which(cmd[0]) is None:
-        raise QemuError(f"{cmd[0]} not found on PATH (apt package qemu-system-misc provides it)")
+        raise QemuError(f"{cmd[0]} not found on PATH ({_package_hint(board)})")
     t0 = time.monotonic()
     try:
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s)
@@ -78,12 +79,11 @@ def run_qemu(board: Board, elf: Path, timeout_s: float = 60) -> QemuResult:
         # QEMU's own failures (bad ELF, bad option) are on stderr; the program cannot write there.
         raise QemuError(f"{cmd[0]} failed (exit {proc.returncode}) running {elf}:\n{err}\n"
                         f"UART output:\n{_tail(out)}")
-    if proc.returncode == TRAP_EXIT_CODE and (m := _TRAP_LINE.search(out)):
-        cause = int(m.group(1), 16)
-        what = _MCAUSE.get(cause, "interrupt" if cause >> 63 else f"mcause {cause}")
-        raise QemuError(f"{elf.name} on {board.name}: CPU exception ({what}) at pc {m.group(2)}, "
-                        f"mtval {m.group(3)} (riscv64-unknown-elf-addr2line -e {elf} {m.group(2)}); "
-                        f"UART output ends with:\n{_tail(out)}")
+    if proc.returncode == TRAP_EXIT_CODE:
+        # The family knows its trap line (mcause/mepc on RISC-V, the fault registers on Cortex-M).
+        what = board.family.explain_trap(board, elf, out)
+        if what:
+            raise QemuError(f"{elf.name} on {board.name}: {what}; UART output ends with:\n{_tail(out)}")
     return QemuResult(stdout=out, exit_code=proc.returncode, wall_s=wall)
 
 
@@ -102,7 +102,7 @@ class QemuPty:
     until close(), so QEMU never drops UART output for want of a listener; it does not read
     from it unless read() is called, so a tool that opens `port` gets every byte."""
 
-    def __init__(self, board: Board, elf: Path, proc: subprocess.Popen, port: str, fd: int):
+    def __init__(self, board, elf: Path, proc: subprocess.Popen, port: str, fd: int):
         self.board, self.elf, self.proc, self.port, self.fd = board, Path(elf), proc, port, fd
         self._monitor_out = bytearray()
         self._drain = threading.Thread(target=self._drain_monitor, daemon=True)
@@ -190,7 +190,7 @@ def _pty_args(args: list[str]) -> list[str]:
     return out
 
 
-def start_qemu_pty(board: Board, elf: Path, timeout_s: float = 15.0) -> QemuPty:
+def start_qemu_pty(board, elf: Path, timeout_s: float = 15.0) -> QemuPty:
     """Start `elf` on `board` with its UART on a fresh pseudo-terminal.
 
     QEMU starts stopped (-S) with `-serial pty` and its monitor on stdio; the pty's path is
@@ -202,8 +202,8 @@ def start_qemu_pty(board: Board, elf: Path, timeout_s: float = 15.0) -> QemuPty:
         raise QemuError(f"no ELF at {elf}")
     cmd = qemu_command(board, elf)
     if shutil.which(cmd[0]) is None:
-        raise QemuError(f"{cmd[0]} not found on PATH (apt package qemu-system-misc provides it)")
-    cmd = [cmd[0], *_pty_args(board.qemu_args), "-S", "-serial", "pty", "-monitor", "stdio", "-kernel", str(elf)]
+        raise QemuError(f"{cmd[0]} not found on PATH ({_package_hint(board)})")
+    cmd = [cmd[0], *_pty_args(board.cfg.qemu_args), "-S", "-serial", "pty", "-monitor", "stdio", "-kernel", str(elf)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seen = bytearray()
     deadline = time.monotonic() + timeout_s

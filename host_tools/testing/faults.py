@@ -9,7 +9,7 @@ equals the clean one of the same seq, and what was lost is named by message seq 
 number. live_disconnect() does the same on a running board whose serial port is closed and
 reopened in the middle of a replay.
 
-    python -m host_tools.faults [--out results/link_faults.csv]    (make bench-link)
+    python -m host_tools.testing.faults [--out results/link_faults.csv]    (make bench-link)
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ import numpy as np
 
 from toolchain.link.frames import frame_bytes
 
-from .capture import frame_spans, frames_of, messages_of
-from .decoder import HostDecoder
+from host_tools.capture import frame_spans, frames_of, messages_of
+from host_tools.decoder import HostDecoder
 
 DECODE_LIMIT_S = 30.0  # a decode of a capture that takes longer than this counts as a hang
 
@@ -270,7 +270,7 @@ def live_disconnect(dut, X: np.ndarray, at: float = 0.5, pause_s: float = 0.5,
     board's own counters say what it sent; the decoder must report the rest as lost, by seq and by
     window number, and every window it keeps must be the Python codec's. Frame-level promises
     cannot be checked live (which bytes the flush took is unknown): those columns are -1."""
-    from .dut import window_bits
+    from host_tools.dut import window_bits
 
     k = int(len(X) * at)
     if not 16 <= k <= len(X) - 8:
@@ -342,7 +342,7 @@ def write_csv(rows: list[FaultFigures], out: Path) -> Path:
 def run_fault_bench(out: Path) -> Path:
     """GSB test split through the native virtual board, captured; every offline scenario on the
     capture, then a live disconnect; figures to `out` (CSV). Raises if a promise is broken."""
-    from .dut import DutConfig, start_dut
+    from host_tools.dut import DutConfig, start_dut
 
     X = gsb_test_windows()
     rows: list[FaultFigures] = []

@@ -2,8 +2,8 @@
 reference, so a C-only build (CMake/ctest) checks the codec without Python, and CI can diff a
 regenerated copy against the committed one.
 
-    python -m toolchain.backends.golden            # rewrite tests/golden/
-    python -m toolchain.backends.golden --check    # exit 1 if tests/golden/ is stale
+    python -m toolchain.codecs.golden            # rewrite tests/golden/
+    python -m toolchain.codecs.golden --check    # exit 1 if tests/golden/ is stale
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import numpy as np
 from .. import REPO_ROOT
 from ..codecs import ae_codec
 from ..quant.fixed_point import FixedModel
-from .codegen import render_codec
+from toolchain.codecs.c_render import render_codec
 
 GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
 GOLDEN_MODEL = "gsb-temporal"
@@ -32,7 +32,7 @@ def _vectors(fm: FixedModel) -> str:
     X = test[idx].copy()
     X[1, 3] = ae_codec.MISSING     # a missing reading, imputed on the device
     X[2, 0] = 30000                # beyond the sensor's range: residual path
-    lines = ["/* AUTOMATICALLY GENERATED - DO NOT EDIT. Regenerate: python -m toolchain.backends.golden",
+    lines = ["/* AUTOMATICALLY GENERATED - DO NOT EDIT. Regenerate: python -m toolchain.codecs.golden",
              f" * Test vectors for model {fm.name}: held-out test windows (rows {idx.tolist()}) and the",
              " * bytes the Python reference (toolchain/codecs/ae_codec.py) emits for them. */",
              "#ifndef TC_VECTORS_H", "#define TC_VECTORS_H", "#include <stdint.h>", "",
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         stale = [p.name for p in fresh if not (GOLDEN_DIR / p.name).exists()
                  or not filecmp.cmp(p, GOLDEN_DIR / p.name, shallow=False)]
     if stale:
-        print(f"tests/golden is stale ({', '.join(stale)}): run python -m toolchain.backends.golden")
+        print(f"tests/golden is stale ({', '.join(stale)}): run python -m toolchain.codecs.golden")
         return 1
     print("tests/golden is up to date")
     return 0

@@ -41,7 +41,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..tflite_model import Graph, Operator, read_tflite
+from toolchain.nn.tflite_model import Graph, Operator, read_tflite
 
 __all__ = ["FAQ_LIMITS", "KPU_LIMITS", "KpuLimits", "LayerPlacement", "kpu_bytes", "kpu_summary",
            "place_model"]

@@ -2,8 +2,7 @@
 
 Besides the firmware ELF, build_msp430 also writes a *cycle probe* ELF
 (``<name>.cgprobe.elf``, see ``build_cycle_probe``) that mspdebug_sim uses to
-correct the simulator's cycle count. ``build_native`` builds the same C for the
-host with gcc.
+correct the simulator's cycle count.
 
 RAM is checked twice: build_msp430 refuses static RAM + the board's
 stack_reserve_bytes (a guess) that exceeds the chip, before anything runs; after
@@ -14,12 +13,17 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from .boards import Board
+from typing import TYPE_CHECKING
+
+from ..common import BuildError, BuildResult, FitError, run_tool
+from ..common import read_symbols as _read_symbols
+from ..common import section_sizes as _section_sizes
+
+if TYPE_CHECKING:
+    from ...boards import Board
 
 CLANG = os.environ.get("TC_CLANG", "clang-16")
 LLD = os.environ.get("TC_LLD", "ld.lld-16")
@@ -42,57 +46,23 @@ MSP430_CFLAGS = ["-ffreestanding", "-ffunction-sections", "-fdata-sections", "-f
 NOP_WORD = 0x4303  # mov #0, r3 (R3 in register mode reads 0): 1 word, 1 cycle, no flags
 
 
-class BuildError(Exception):
-    """A compiler or linker command failed."""
-
-    def __init__(self, what: str, cmd: list[str], stderr: str):
-        self.cmd, self.stderr = cmd, stderr
-        super().__init__(f"{what} failed:\n$ {shlex.join(cmd)}\n{stderr.strip()}")
-
-
-class FitError(Exception):
-    """The program is too large for the board's flash or RAM."""
-
-
-@dataclass
-class BuildResult:
-    elf: Path
-    board: str
-    flash_bytes: int  # text + rodata + data init image + vector table
-    ram_bytes: int  # static: data + bss + noinit
-    stack_reserve: int
-    sections: dict[str, int]
-    symbols: dict[str, tuple[int, int]]  # name -> (address, size)
-    commands: list[list[str]] = field(default_factory=list)
-    probe_elf: Path | None = None  # see build_cycle_probe
-    probe_note: str | None = None  # why there is no probe, if there is none
-
-
 # ---------------------------------------------------------------------------
 # small helpers
 
 
-def _run(cmd: list[str], what: str, log: list[list[str]] | None = None) -> subprocess.CompletedProcess:
-    if log is not None:
-        log.append(cmd)
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-    except FileNotFoundError as e:
-        raise BuildError(what, cmd, f"{e} (run `make setup`)") from e
-    if proc.returncode != 0:
-        raise BuildError(what, cmd, proc.stderr or proc.stdout)
-    return proc
+def _run(cmd: list[str], what: str, log: list[list[str]] | None = None):
+    return run_tool(cmd, what, log)
 
 
 def _ldscript_dir(board: Board) -> Path:
     for base in LDSCRIPT_DIRS:
-        if (base / board.ldscripts / "periph.x").is_file():
-            return base / board.ldscripts
-    raise BuildError("finding periph.x", [], f"no {board.ldscripts}/periph.x under {LDSCRIPT_DIRS} (apt package msp430mcu)")
+        if (base / board.cfg.ldscripts / "periph.x").is_file():
+            return base / board.cfg.ldscripts
+    raise BuildError("finding periph.x", [], f"no {board.cfg.ldscripts}/periph.x under {LDSCRIPT_DIRS} (apt package msp430mcu)")
 
 
 def _cflags(board: Board, include_dirs: list[Path], defines: dict | None, opt: str) -> list[str]:
-    flags = [*board.clang_flags, opt, *COMMON_CFLAGS, *MSP430_CFLAGS, f"-I{board.dir}"]
+    flags = [*board.cfg.clang_flags, opt, *COMMON_CFLAGS, *MSP430_CFLAGS, f"-I{board.dir}"]
     flags += [f"-I{d}" for d in include_dirs]
     for k, v in (defines or {}).items():
         flags.append(f"-D{k}" if v is None else f"-D{k}={v}")
@@ -101,9 +71,9 @@ def _cflags(board: Board, include_dirs: list[Path], defines: dict | None, opt: s
 
 def _runtime_sources(board: Board) -> list[Path]:
     """Shared startup and __mspabi_* helpers: every .c/.S in the runtime folder, crt0 first."""
-    if board.runtime_dir is None:
+    if board.cfg.runtime is None:
         return []
-    files = sorted([*board.runtime_dir.glob("*.c"), *board.runtime_dir.glob("*.S")])
+    files = sorted([*board.cfg.runtime.glob("*.c"), *board.cfg.runtime.glob("*.S")])
     return sorted(files, key=lambda p: p.stem != "crt0")
 
 
@@ -120,7 +90,7 @@ def _linker_script(board: Board, mode: str = "board") -> str:
         code_origin, vec_origin, ram_bytes = 0x1000000, 0x3000000, 0x1000000 - ram_origin
     code_bytes = (0x1000000 if mode == "sizing" else vec_origin - code_origin)
     fill = "\n".join("    SHORT(__tc_default_isr)" for _ in range(vec_bytes // 2 - 1))
-    text = (board.runtime_dir / "link.ld.in").read_text()
+    text = (board.cfg.runtime / "link.ld.in").read_text()
     for key, val in {
         "code_origin": hex(code_origin), "code_bytes": hex(code_bytes),
         "vectors_origin": hex(vec_origin), "vectors_bytes": hex(vec_bytes),
@@ -143,32 +113,13 @@ def _link(board: Board, objs: list[Path], elf: Path, mode: str, log: list[list[s
 
 
 def section_sizes(elf: Path, tool: str = SIZE) -> dict[str, int]:
-    """Allocated sections and their sizes (`size -A`: llvm-size by default, any ELF)."""
-    out = _run([tool, "-A", str(elf)], tool).stdout
-    sizes = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit():
-            sizes[parts[0]] = int(parts[1])
-    return sizes
+    """Allocated sections and their sizes (llvm-size reads any ELF)."""
+    return _section_sizes(elf, tool)
 
 
 def read_symbols(elf: Path, kinds: str = "tTdDbBrR", tool: str = NM) -> dict[str, tuple[int, int]]:
-    """Code and data symbols (not periph.x's absolute register names): name -> (addr, size).
-    `kinds` are nm's type letters to keep; add "A" for absolute linker symbols (__stack)."""
-    out = _run([tool, "-S", "--defined-only", str(elf)], tool).stdout
-    syms = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 4:
-            addr, size, kind, name = parts
-        elif len(parts) == 3:
-            (addr, kind, name), size = parts, "0"
-        else:
-            continue
-        if kind in kinds:
-            syms[name] = (int(addr, 16), int(size, 16))
-    return syms
+    """Code and data symbols (not periph.x's absolute register names): name -> (addr, size)."""
+    return _read_symbols(elf, tool, kinds)
 
 
 def _usage(sizes: dict[str, int]) -> tuple[int, int, dict[str, int]]:
@@ -227,8 +178,6 @@ def build_msp430(board: Board, sources: list[Path], include_dirs: list[Path], ou
     Raises FitError when flash, or static RAM plus the board's stack reserve,
     exceeds the board; BuildError when a command fails. With probe=True a cycle
     probe ELF is built too (a failure there only sets probe_note)."""
-    if board.arch != "msp430":
-        raise ValueError(f"{board.name} is not an MSP430 board (arch={board.arch})")
     out_dir = Path(out_dir)
     obj_dir = out_dir / "obj"
     obj_dir.mkdir(parents=True, exist_ok=True)
@@ -244,7 +193,7 @@ def build_msp430(board: Board, sources: list[Path], include_dirs: list[Path], ou
             # assembler would encode with the constant generator, and the cycle
             # probe is built from the same text, so both must take this route.
             asm = _to_asm(src, flags, obj_dir / f"{i:02d}_{src.stem}.s", log)
-            _run([CLANG, *board.clang_flags, "-c", str(asm), "-o", str(obj)], f"assembling {asm.name}", log)
+            _run([CLANG, *board.cfg.clang_flags, "-c", str(asm), "-o", str(obj)], f"assembling {asm.name}", log)
         else:
             asm = src
             _run([CLANG, *flags, "-c", str(src), "-o", str(obj)], f"assembling {src.name}", log)
@@ -279,21 +228,6 @@ def build_msp430(board: Board, sources: list[Path], include_dirs: list[Path], ou
         except (BuildError, ProbeError) as e:
             result.probe_note = f"no cycle probe: {e}"
     return result
-
-
-def build_native(board: Board, sources: list[Path], include_dirs: list[Path], out_dir: Path,
-                 defines: dict | None = None, name: str = "native") -> Path:
-    """Build a host executable with the board's cc and flags (-Werror included)."""
-    if board.arch != "native":
-        raise ValueError(f"{board.name} is not a native board (arch={board.arch})")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    exe = out_dir / name
-    cmd = [board.cc or "gcc", *board.cflags, f"-I{board.dir}", *(f"-I{d}" for d in include_dirs)]
-    cmd += [f"-D{k}" if v is None else f"-D{k}={v}" for k, v in (defines or {}).items()]
-    cmd += [*map(str, sources), "-o", str(exe)]
-    _run(cmd, "native build")
-    return exe
 
 
 # ---------------------------------------------------------------------------
@@ -448,9 +382,9 @@ def build_cycle_probe(board: Board, asms: list[Path], flags: list[str], fw_elf: 
     objs = []
     for i, src in enumerate(asms):
         asm = src if src.suffix == ".s" else _to_asm(src, flags, out_dir / f"{i:02d}_{src.stem}.s", log)
-        marked = _mark(asm, board.clang_flags, out_dir, log)
+        marked = _mark(asm, board.cfg.clang_flags, out_dir, log)
         obj = marked.with_suffix(".o")
-        _run([CLANG, *board.clang_flags, "-c", str(marked), "-o", str(obj)], f"assembling {marked.name}", log)
+        _run([CLANG, *board.cfg.clang_flags, "-c", str(marked), "-o", str(obj)], f"assembling {marked.name}", log)
         objs.append(obj)
     probe = fw_elf.with_suffix(".cgprobe.elf")
     _link(board, objs, probe, "probe", log)

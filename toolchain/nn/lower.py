@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from toolchain.backends.tflite_model import Graph, Operator, Tensor
+from toolchain.nn.tflite_model import Graph, Operator, Tensor
 from toolchain.quant import tflite_math as tm
 
 ALIAS_OPS = {"RESHAPE", "EXPAND_DIMS", "SQUEEZE"}

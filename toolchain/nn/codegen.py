@@ -17,9 +17,9 @@ import jinja2
 import numpy as np
 
 from .. import REPO_ROOT, __version__
-from .nn_lower import Lowered, layer_of, lower
-from .nn_plan import Plan, check_plan, plan_memory
-from .tflite_model import Graph, read_tflite
+from toolchain.nn.lower import Lowered, layer_of, lower
+from toolchain.nn.plan import Plan, check_plan, plan_memory
+from toolchain.nn.tflite_model import Graph, read_tflite
 
 NN_TEMPLATES = REPO_ROOT / "firmware_templates" / "nn"
 COMMON_FILES = ("tc_nn_kernels.h", "tc_nn_quant.h", "tc_nn_quant.c")

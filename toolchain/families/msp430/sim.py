@@ -50,8 +50,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .boards import Board
-from .msp430_build import read_symbols
+from toolchain.boards import Board
+from toolchain.families.msp430.build import read_symbols
 
 MSPDEBUG = os.environ.get("TC_MSPDEBUG", "mspdebug")
 PROMPT = "(mspdebug) "

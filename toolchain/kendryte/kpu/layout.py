@@ -11,7 +11,7 @@ evaluated like any new architecture before it replaces the original. Here it exi
 placement difference, so its weights are untrained (placement does not depend on weight values) and
 its int8 calibration uses seeded random inputs.
 
-    from toolchain.backends.kpu.layout import ecg_encoder_kpu_tflite, compare_placement
+    from toolchain.kendryte.kpu.layout import ecg_encoder_kpu_tflite, compare_placement
     compare_placement("models/zoo/ecg-cae-encoder/model.tflite", ecg_encoder_kpu_tflite())
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tflite_model import Graph
-from .placement import KPU_LIMITS, KpuLimits, kpu_summary, place_model
+from toolchain.nn.tflite_model import Graph
+from toolchain.kendryte.kpu.placement import KPU_LIMITS, KpuLimits, kpu_summary, place_model
 
 __all__ = ["ECG_VARIANT_NAME", "compare_placement", "ecg_encoder_kpu_keras", "ecg_encoder_kpu_tflite",
            "kpu_fold"]

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import REPO_ROOT
-from .backends.boards import Board, load_board
-from .backends.nn_codegen import NN_TEMPLATES, GeneratedNN, generate_nn
-from .backends.nn_targets import model_footprint, run_on_board
-from .backends.tflite_model import read_tflite
-from .stages import file_hash, stage_dir, write_manifest
+from toolchain import REPO_ROOT
+from toolchain.boards import Board, load_board
+from toolchain.nn.codegen import NN_TEMPLATES, GeneratedNN, generate_nn
+from toolchain.nn.targets import model_footprint, run_on_board
+from toolchain.nn.tflite_model import read_tflite
+from toolchain.stages import file_hash, stage_dir, write_manifest
 
 ZOO_DIR = REPO_ROOT / "models" / "zoo"
 
@@ -96,7 +96,7 @@ def verify(model: str | Path, board: str | Board, n_random: int = 100, n_heldout
            seed: int = 0, measure: bool = True) -> Verification:
     """Run held-out and random inputs through the generated C on `board` and through the
     tflite-micro interpreter; every output byte must agree."""
-    from .backends.tflm_reference import run_tflm_all, tflm_arena
+    from toolchain.nn.tflm_reference import run_tflm_all, tflm_arena
 
     name, path = resolve_model(model)
     b = board if isinstance(board, Board) else load_board(board)

@@ -1,1 +1,0 @@
-"""Backends: C generation, cross builds, emulator drivers."""
