@@ -84,12 +84,14 @@ zoo: setup
 fuzz: setup
 	$(PY) -m toolchain.link.fuzz --seconds 600 --inputs 2000000
 
-# HIL bench (tests/hil): DUT=native (default, virtual board), qemu, or serial with PORT=/dev/ttyUSB0
+# HIL bench (tests/hil): DUT=native (default, virtual board), qemu (DUT_BOARD=riscv-qemu by default,
+# or cortex-m-qemu, k210-qemu), or serial with PORT=/dev/ttyUSB0
 # on a board flashed beforehand with `make flash`. Outcomes are summarized under "tinycodec HIL".
 .PHONY: hil bench-link
 DUT ?= native
 hil: setup
-	$(PY) -m pytest -q tests/hil --dut=$(DUT) $(if $(PORT),--port=$(PORT)) $(if $(BAUD),--baud=$(BAUD)) \
+	$(PY) -m pytest -q tests/hil --dut=$(DUT) $(if $(DUT_BOARD),--dut-board=$(DUT_BOARD)) \
+	  $(if $(PORT),--port=$(PORT)) $(if $(BAUD),--baud=$(BAUD)) \
 	  --hil-report=build/hil_outcomes.json
 
 # Link fault injection on a GSB replay through the virtual board: results/link_faults.csv

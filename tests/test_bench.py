@@ -23,11 +23,14 @@ def test_bench_wsn_quick_writes_complete_tables(tmp_path, monkeypatch):
     assert all(float(r["cr"]) > 1 for r in rd if r["method"] != "zstd")
     dev = list(csv.DictReader(open(tmp_path / "wsn_device.csv")))
     ran = [r for r in dev if r["windows"]]
-    assert {r["board"] for r in ran} == {"native", "msp430g2553", "msp430f1611"}
+    assert {r["board"] for r in ran} == {"native", "msp430g2553", "msp430f1611", "k210-qemu", "cortex-m-qemu"}
     assert all(r["bit_exact"] == r["windows"] and r["violations"] == "0" for r in ran)
     sized = [r for r in dev if r["board"] == "msp430f5529"]
     assert sized and int(sized[0]["flash_bytes"]) > 0 and "built and sized only" in sized[0]["note"]
-    cyc = [r for r in ran if r["board"] != "native"]
+    qemu = [r for r in ran if r["board"].endswith("-qemu")]
+    assert qemu and all(float(r["cycles_per_window"]) > 0 and r["cycles_kind"].startswith("instructions")
+                        for r in qemu)
+    cyc = [r for r in ran if r["board"].startswith("msp430")]
     assert all(float(r["cycles_per_window"]) > 0 and r["cycles_kind"].startswith("slau144") for r in cyc)
     assert all(0 < int(r["stack_peak_bytes"]) < 200 for r in cyc)
     assert all(int(r["ram_bytes"]) == int(r["ram_static_bytes"]) + int(r["stack_peak_bytes"]) for r in cyc)

@@ -127,17 +127,19 @@ def test_serial_dut_on_a_virtual_boards_pty(inner):
     r.stdout.fnmatch_lines([f"dut: serial ({vb.port}), model gsb-temporal", "HIL: 1 passed, 1 FAILED"])
 
 
-def test_hil_replay_on_the_riscv_qemu_board_through_a_pty():
-    """The same HIL replay, with the link application on QEMU RISC-V and its UART on a pty
-    (`make hil DUT=qemu`): the emulated board talks to the host like a real one."""
+@pytest.mark.parametrize("board", ["riscv-qemu", "cortex-m-qemu"])
+def test_hil_replay_on_a_qemu_board_through_a_pty(board):
+    """The same HIL replay, with the link application on a QEMU board (RISC-V, Cortex-M4) and its
+    UART on a pty (`make hil DUT=qemu DUT_BOARD=...`): the emulated board talks to the host like
+    a real one."""
     import subprocess
     import sys
 
     from toolchain import REPO_ROOT
 
     p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/hil/test_replay.py",
-                        "-k", "ecg_ten_minutes or station[0", "--dut", "qemu"],
+                        "-k", "ecg_ten_minutes or station[0", "--dut", "qemu", "--dut-board", board],
                        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     out = p.stdout + p.stderr
     assert p.returncode == 0, out[-3000:]
-    assert "dut: qemu (riscv-qemu)" in out and "HIL: 2 passed" in out, out[-2000:]
+    assert f"dut: qemu ({board})" in out and "HIL: 2 passed" in out, out[-2000:]

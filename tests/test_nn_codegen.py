@@ -35,7 +35,7 @@ def test_zoo_is_complete():
 
 # --- the zoo, bit-exact on every target ------------------------------------------------------
 
-@pytest.mark.parametrize("board", ["native", "riscv-qemu", "k210-qemu"])
+@pytest.mark.parametrize("board", ["native", "riscv-qemu", "k210-qemu", "cortex-m-qemu"])
 @pytest.mark.parametrize("model", ZOO)
 def test_zoo_bit_exact(model, board):
     v = verify(model, board, n_random=100)
@@ -264,7 +264,7 @@ FIXED_SPECS = [
 ]
 
 
-@pytest.mark.parametrize("board", ["riscv-qemu", "msp430f1611"])
+@pytest.mark.parametrize("board", ["riscv-qemu", "cortex-m-qemu", "msp430f1611"])
 @pytest.mark.parametrize("k", range(len(FIXED_SPECS)))
 def test_random_graphs_bit_exact_on_targets(k, board, tmp_path):
     ops = _check_random(FIXED_SPECS[k], board, tmp_path, n=12)

@@ -137,7 +137,7 @@ def device_rows(prep: Prepared, fm: FixedModel, chosen: dict, test: np.ndarray,
             continue
         if bname == "msp430g2553":
             nwin = G2553_WINDOWS
-        elif bname == "native":
+        elif not board.family.count_kind:  # the host: every test window
             nwin = len(test)
         else:
             nwin = device_windows or (MITDB_DEVICE_WINDOWS if prep.dataset == "mitdb" else len(test))
@@ -282,7 +282,7 @@ def run_bench(models: list[str] | None = None, quick: bool = False,
     rd, dev = ([r for r in _read(RESULTS / f) if r["model"] not in names]
                for f in ("wsn_rate_distortion.csv", "wsn_device.csv"))
     nsteps = sum((len(VARIANTS) + len(BASELINES)) * len(specs[n].eps) for n in names)
-    with tqdm(total=nsteps, desc="rate-distortion", unit="run") as bar:
+    with tqdm(total=nsteps, desc="rate-distortion", unit="run", disable=None) as bar:  # quiet off a terminal
         for name in names:
             prep = prepare(name)
             test = prep.test[:200] if quick else prep.test

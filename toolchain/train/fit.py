@@ -33,7 +33,7 @@ def fit(prep: Prepared, variant: str = "ae", max_iter: int = 400, seed: int = 0,
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=max_iter, desc=f"train {spec.name} [{variant}]", unit="it", leave=False)
+        bar = tqdm(total=max_iter, desc=f"train {spec.name} [{variant}]", unit="it", leave=False, disable=None)
 
     def cb(rec):
         if bar is not None:
