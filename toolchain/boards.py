@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import REPO_ROOT
+from . import paths
 from .families.config import BoardConfigError, read_table
 
-TARGETS_DIR = Path(os.environ.get("TINYCODEC_TARGETS", REPO_ROOT / "targets"))
+TARGETS_DIR = Path(os.environ.get("TINYCODEC_TARGETS") or paths.targets_dir())
 
 
 class UnknownBoardError(KeyError):

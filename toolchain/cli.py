@@ -20,11 +20,24 @@ def cmd_boards(args) -> int:
     return 0
 
 
-def cmd_models(args) -> int:
+def _models_dir(args) -> Path:
+    """--models-dir, else the committed models/ folder."""
     from .pipeline import MODELS_DIR
-    from .train.datasets import load_specs
-    for name, s in load_specs().items():
-        have = "trained" if (MODELS_DIR / name / "model.json").exists() else "not trained"
+    return Path(args.models_dir) if getattr(args, "models_dir", None) else MODELS_DIR
+
+
+def _specs(args) -> Path | None:
+    """Specs file of args.model: --specs, else the spec.toml saved with a user's model, else None (built-in)."""
+    if getattr(args, "specs", None):
+        return Path(args.specs)
+    saved = _models_dir(args) / args.model / "spec.toml"
+    return saved if saved.is_file() else None
+
+
+def cmd_models(args) -> int:
+    from .train.datasets import SPECS_FILE, load_specs
+    for name, s in load_specs(args.specs or SPECS_FILE).items():
+        have = "trained" if (_models_dir(args) / name / "model.json").exists() else "not trained"
         _p(f"{name:16s} {s.source:18s} {s.mode:8s} n={s.n:<3d} m={s.hidden:<3d} eps={s.eps}  [{have}]")
     return 0
 
@@ -32,13 +45,12 @@ def cmd_models(args) -> int:
 def cmd_train(args) -> int:
     import json as _json
 
-    from .pipeline import MODELS_DIR
     from .stages import stage_dir
     from .train.autoencoder import FloatAE
     from .train.datasets import prepare
     from .train.fit import save_curve, save_model, train_stage
     from .train.model_card import write_card
-    prep = prepare(args.model)
+    prep = prepare(args.model, _specs(args))
     _p(f"{args.model}: {len(prep.train)} train / {len(prep.val)} validation / {len(prep.test)} test windows")
     fm = train_stage(prep, args.variant, iters=args.iters, seed=args.seed, force=args.force)
     d = stage_dir(args.model)
@@ -46,8 +58,11 @@ def cmd_train(args) -> int:
     _p(f"{d}/model_{args.variant}.json: final validation RMSE "
        f"{ae.curve[-1].get('val_rmse', float('nan')):.4f} (sphered units), curve_{args.variant}.png")
     if args.save:
-        out = MODELS_DIR / args.model
+        out = _models_dir(args) / args.model
         save_model(fm, out / "model.json")
+        from .train.datasets import SPECS_FILE, write_spec
+        if _specs(args) is not None and _specs(args).resolve() != SPECS_FILE.resolve():
+            write_spec(prep.spec, out / "spec.toml")  # a user's spec: build/run find its data through this copy
         save_curve(ae, out / "curve.csv", out / "curve.png")
         write_card(fm, prep, ae, out / "README.md")
         _p(f"saved {out}/model.json, README.md (model card), curve.png")
@@ -57,7 +72,8 @@ def cmd_train(args) -> int:
 def _load(args):
     from .boards import load_board
     from .pipeline import get_model
-    return get_model(args.model, getattr(args, "model_file", None)), load_board(args.target)
+    return (get_model(args.model, getattr(args, "model_file", None), getattr(args, "models_dir", None)),
+            load_board(args.target))
 
 
 def cmd_build(args) -> int:
@@ -65,7 +81,7 @@ def cmd_build(args) -> int:
     fm, b = _load(args)
     built = build(fm, b)
     _p(f"{b.name}: {built.artifact}" + (f" and {built.image} ({built.image.stat().st_size} B)" if built.image else ""))
-    if built.image is not None:
+    if built.image is not None and not b.flash_bytes:  # runs from RAM (the K210): the image is loaded there
         _p(f"  image {built.flash_bytes} B + bss {built.ram_bytes} + stack {built.stack_reserve} / RAM {b.ram_bytes} B")
     elif built.flash_bytes is not None:
         _p(f"  flash {built.flash_bytes} / {b.flash_limit} B, RAM {built.ram_bytes} + stack "
@@ -77,9 +93,10 @@ def cmd_run(args) -> int:
     from .pipeline import build, run, verify
     from .train.datasets import prepare
     fm, b = _load(args)
-    X = prepare(args.model).test[: args.windows]
+    prep = prepare(args.model, _specs(args))
+    X = prep.test[: args.windows]
     built = build(fm, b)
-    eps_list = args.eps or prepare(args.model).spec.eps
+    eps_list = args.eps or prep.spec.eps
     ok = True
     for eps in eps_list:
         st: dict = {}
@@ -103,7 +120,7 @@ def cmd_decode(args) -> int:
     """Decode device output records (uint16 nbits, uint8 imputed, uint8 0, bytes) to CSV readings."""
     from .codecs import ae_codec
     from .pipeline import get_model
-    fm = get_model(args.model, args.model_file)
+    fm = get_model(args.model, args.model_file, args.models_dir)
     raw = Path(args.input).read_bytes()
     rows, pos, k = [], 0, 0
     while pos < len(raw):
@@ -195,14 +212,23 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="tinycodec", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
 
+    def user_models(p):
+        p.add_argument("--specs", type=Path, help="a specs TOML of your own (e.g. source = \"file\" tables "
+                                                  "over your CSV/Parquet/WFDB data) instead of models/specs.toml")
+        p.add_argument("--models-dir", type=Path, help="folder of trained models <DIR>/<model>/ (train --save "
+                                                       "writes there; default: the repo's models/)")
+
     def common(p, target=True):
-        p.add_argument("--model", default="gsb-temporal", help="model name (models/specs.toml)")
+        p.add_argument("--model", default="gsb-temporal", help="model name (models/specs.toml, or --specs FILE)")
         p.add_argument("--model-file", type=Path, help="use this model.json instead of models/<model>/")
+        user_models(p)
         if target:
             p.add_argument("--target", default="msp430f1611", help="board folder under targets/")
 
     sub.add_parser("boards", help="list boards").set_defaults(fn=cmd_boards)
-    sub.add_parser("models", help="list model specs").set_defaults(fn=cmd_models)
+    p = sub.add_parser("models", help="list model specs")
+    user_models(p)
+    p.set_defaults(fn=cmd_models)
     p = sub.add_parser("train", help="train + quantize a model (stage files in build/<model>/host)")
     common(p, target=False)
     p.add_argument("--variant", default="ae", choices=["ae", "wae", "sae"])

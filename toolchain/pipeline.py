@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import REPO_ROOT
+from . import paths
 from .boards import Board
 from .families.common import BuildResult, DeviceWindow, Unsupported, parse_record
 from .codecs.c_render import TEMPLATES, model_hash, render_codec, worst_case_bits
@@ -20,20 +20,22 @@ from .quant.fixed_point import FixedModel
 from .stages import file_hash, stage_dir, up_to_date, write_manifest
 from .train.fit import load_model
 
-MODELS_DIR = REPO_ROOT / "models"
+MODELS_DIR = paths.models_dir()
 
 
 def model_path(name: str) -> Path:
     return MODELS_DIR / name / "model.json"
 
 
-def get_model(name: str, path: Path | None = None) -> FixedModel:
-    """The committed model models/<name>/model.json (or an explicit file)."""
-    p = Path(path) if path else model_path(name)
+def get_model(name: str, path: Path | None = None, models_dir: Path | None = None) -> FixedModel:
+    """The committed model models/<name>/model.json (or an explicit file, or <models_dir>/<name>/)."""
+    base = Path(models_dir) if models_dir else MODELS_DIR
+    p = Path(path) if path else (base / name / "model.json" if models_dir else model_path(name))
     if not p.exists():
-        known = sorted(d.name for d in MODELS_DIR.iterdir() if (d / "model.json").exists())
-        raise FileNotFoundError(f"no trained model at {p}; committed models: {', '.join(known) or 'none'} "
-                                f"(train one with `tinycodec train --model {name} --save`)")
+        known = sorted(d.name for d in base.iterdir() if (d / "model.json").exists()) if base.is_dir() else []
+        raise FileNotFoundError(f"no trained model at {p}; {'models in ' + str(base) if models_dir else 'committed models'}"
+                                f": {', '.join(known) or 'none'} (train one with `tinycodec train --model {name} "
+                                f"--save{' --models-dir ' + str(base) if models_dir else ''}`)")
     return load_model(p)
 
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
-from . import REPO_ROOT, __version__
+from . import __version__, paths
 
 
 def build_root() -> Path:
-    return Path(os.environ.get("TINYCODEC_BUILD", REPO_ROOT / "build"))
+    return paths.build_dir()
 
 
 def stage_dir(model: str, target: str = "host") -> Path:

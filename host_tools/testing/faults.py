@@ -366,10 +366,10 @@ def run_fault_bench(out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from toolchain import REPO_ROOT
+    from toolchain.paths import results_dir
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=REPO_ROOT / "results" / "link_faults.csv")
+    ap.add_argument("--out", type=Path, default=results_dir() / "link_faults.csv")
     args = ap.parse_args(argv)
     try:
         run_fault_bench(args.out)

@@ -6,9 +6,9 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .. import REPO_ROOT
+from .. import paths
 
-RADIOS_FILE = REPO_ROOT / "targets" / "radios.toml"
+RADIOS_FILE = paths.targets_dir() / "radios.toml"
 
 
 @dataclass(frozen=True)

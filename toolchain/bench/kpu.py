@@ -28,14 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import REPO_ROOT
+from .. import paths
 from toolchain.kendryte import nncase_stage as nn
 from toolchain.kendryte.kpu import kpu_summary, place_model
 from toolchain.kendryte.kpu.layout import ECG_VARIANT_NAME
 from toolchain.nn.tflite_model import read_tflite
 
-RESULTS = REPO_ROOT / "results"
-ZOO_DIR = REPO_ROOT / "models" / "zoo"
+RESULTS = paths.results_dir()
+ZOO_DIR = paths.zoo_dir()
 FIELDS = ["model", "layer", "op", "placement", "reason", "kpu_bytes", "nncase_placement",
           "nncase_max_abs_err", "nncase_mean_abs_err", "nncase_note"]
 N_CALIB, N_SIM = 32, 64

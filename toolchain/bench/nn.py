@@ -12,12 +12,12 @@ import re
 import time
 from pathlib import Path
 
-from .. import REPO_ROOT
+from .. import paths
 from ..boards import load_board
 from ..families.common import FitError
 from ..nn.pipeline import generate, verify, zoo_models
 
-RESULTS = REPO_ROOT / "results"
+RESULTS = paths.results_dir()
 TARGETS = ["native", "riscv-qemu", "cortex-m-qemu", "msp430f1611", "msp430g2553"]
 FIELDS = ["model", "target", "bit_exact", "n_inputs", "n_heldout", "flash_bytes", "arena_bytes", "tflm_arena_bytes",
           "tflm_arena_head_bytes", "weight_bytes", "cycles_or_instructions", "count_kind", "peak_stack_bytes", "note"]

@@ -15,12 +15,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from .. import REPO_ROOT
+from .. import paths
 from ..link.reports import SessionDef, TypeDef, structure
 from ..link.scheduler import (Stream, build_schedule, constant_stream, refresh_gaps_ms, scheduled_stream,
                               theoretical_stream)
 
-RESULTS = REPO_ROOT / "results"
+RESULTS = paths.results_dir()
 FIELDS = ["scheme", "bps", "bytes_per_period", "period_s", "overhead_pct_vs_theoretical"]
 
 # Table 1 of the paper, in bytes per second as printed, and its 18.8 %.

@@ -12,9 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-import os
-
-from .. import REPO_ROOT
+from .. import paths
 from ..codecs import ae_codec
 from ..codecs.baselines import BASELINES
 from ..codecs.metrics import metrics
@@ -228,7 +226,7 @@ def _write(path: Path, fields: list[str], rows: list[dict]) -> None:
 
 
 def results_dir() -> Path:
-    return Path(os.environ.get("TINYCODEC_RESULTS", REPO_ROOT / "results"))
+    return paths.results_dir()
 
 
 def _chosen_from_table(dev: list[dict], model: str) -> dict:

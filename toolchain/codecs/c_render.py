@@ -8,10 +8,10 @@ from pathlib import Path
 
 import jinja2
 
-from .. import REPO_ROOT, __version__
+from .. import __version__, paths
 from ..quant.fixed_point import SIG_TABLE, FixedModel
 
-TEMPLATES = REPO_ROOT / "firmware_templates"
+TEMPLATES = paths.templates_dir()
 CODEC_SOURCES = ("tc_codec.c",)
 MAX_LATENT_BITS = 14  # tc_codec.h TC_MAX_LATENT_BITS
 HARNESS = {"native": "main_native.c", "sim": "main_sim.c", "uart": "main_uart.c"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from toolchain import REPO_ROOT
+from toolchain.paths import default_data_root
 
 ENV_VAR = "TINYCODEC_DATA"
 
@@ -25,7 +25,7 @@ class DataError(Exception):
 def data_root() -> Path:
     """The folder holding mitdb/, sensorscope_gsb/, ulb_wsn/, intel_lab_pcag/, ..."""
     env = os.environ.get(ENV_VAR)
-    root = Path(env).expanduser() if env else REPO_ROOT.parent / "shared" / "data"
+    root = Path(env).expanduser() if env else default_data_root()
     root = root.resolve()
     if not root.is_dir():
         raise DataError(

@@ -13,14 +13,14 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from .. import REPO_ROOT
+from .. import paths
 from . import gcc_cross
 from .common import Unsupported
 from .cross import CrossFamily
 
 KFLASH_TIMEOUT_S = 300        # a multi-MiB image at 115200 baud takes minutes; the codec's is KiB
 KFLASH_BOARDS = ("dan", "bit", "bit_mic", "kd233", "goE", "goD", "maixduino", "trainer")
-KFLASH_WRAPPER = REPO_ROOT / "host_tools" / "kflash_pty.py"
+KFLASH_WRAPPER = paths.host_tool("kflash_pty.py")
 
 _TRAP_LINE = re.compile(r"tc_hal: trap mcause=(0x[0-9a-f]+) mepc=(0x[0-9a-f]+) mtval=(0x[0-9a-f]+)")
 _MCAUSE = {0: "instruction address misaligned", 1: "instruction access fault", 2: "illegal instruction",

@@ -16,12 +16,12 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from .. import REPO_ROOT, __version__
+from .. import __version__, paths
 from toolchain.nn.lower import Lowered, layer_of, lower
 from toolchain.nn.plan import Plan, check_plan, plan_memory
 from toolchain.nn.tflite_model import Graph, read_tflite
 
-NN_TEMPLATES = REPO_ROOT / "firmware_templates" / "nn"
+NN_TEMPLATES = paths.templates_dir() / "nn"
 COMMON_FILES = ("tc_nn_kernels.h", "tc_nn_quant.h", "tc_nn_quant.c")
 HARNESSES = {"vectors": "main_vectors.c", "sim": "main_sim_nn.c"}
 

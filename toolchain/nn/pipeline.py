@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain import REPO_ROOT
+from toolchain import paths
 from toolchain.boards import Board, load_board
 from toolchain.nn.codegen import NN_TEMPLATES, GeneratedNN, generate_nn
 from toolchain.nn.targets import model_footprint, run_on_board
 from toolchain.nn.tflite_model import read_tflite
 from toolchain.stages import file_hash, stage_dir, write_manifest
 
-ZOO_DIR = REPO_ROOT / "models" / "zoo"
+ZOO_DIR = paths.zoo_dir()
 
 
 def zoo_models() -> list[str]:

@@ -96,7 +96,8 @@ def train_stage(prep: Prepared, variant: str = "ae", iters: int = 400, seed: int
     d = stage_dir(prep.spec.name)
     inputs = {"train": hashlib.sha256(prep.train.tobytes()).hexdigest(),
               "val": hashlib.sha256(prep.val.tobytes()).hexdigest(),
-              "data_manifest": file_hash(data_root() / "MANIFEST.tsv")}
+              # a user's file (source = "file") is covered by the train/val hashes; no data root needed
+              "data_manifest": "user file" if prep.spec.source == "file" else file_hash(data_root() / "MANIFEST.tsv")}
     params = {"variant": variant, "iters": iters, "seed": seed, "spec": prep.spec.__dict__}
     out = [f"model_{variant}.json", f"float_{variant}.json", f"curve_{variant}.csv", f"curve_{variant}.png"]
     if not force and up_to_date(d, f"train_{variant}", inputs, params):

@@ -55,7 +55,7 @@ def ecg_encoder_kpu_keras(length: int = 256, latent_channels: int = 2, seed: int
     -> Conv1D 3/s2 (4) = 32 x 4 latent. Variant: fold 256 -> 16 x 16, Conv2D 3x3 (8) + ReLU with a
     2x2 max pool (fused into the KPU conv) -> DepthwiseConv2D 3x3 + ReLU6 -> Conv2D 1x1 (8) + ReLU
     -> Conv2D 3x3 (2) = 8 x 8 x 2 latent, the same 128 values. Untrained (seeded init)."""
-    from ...train.zoo import _keras, _seed
+    from ...train.zoo.common import _keras, _seed
     keras = _keras()
     from keras import layers
     h, w = kpu_fold(length)
@@ -75,7 +75,7 @@ def ecg_encoder_kpu_tflite(length: int = 256, seed: int = 0, n_calib: int = 64) 
 
     Calibration uses seeded standard-normal inputs (about the scale of the zoo's mV-normalized
     windows): enough for a valid int8 model whose placement is the point, not its accuracy."""
-    from ...train.zoo import convert_int8
+    from ...train.zoo.common import convert_int8
     model = ecg_encoder_kpu_keras(length, seed=seed)
     rep = np.random.default_rng(seed).standard_normal((n_calib, length, 1)).astype(np.float32)
     return convert_int8(model, rep)
