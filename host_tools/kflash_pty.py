@@ -6,7 +6,7 @@ Why: kflash resets a K210 into its ISP mode by toggling the serial port's DTR an
 (reset_to_isp_dan and friends call pyserial's setDTR/setRTS). A pseudo-terminal has no modem
 lines, so the TIOCMBIS/TIOCMBIC ioctls behind those calls fail with ENOTTY (EINVAL on some
 kernels), and kflash gives up before its greeting. Emulated boards (the fake ISP peer in
-host_tools/fake_k210_isp.py, a QEMU UART from qemu_run.start_qemu_pty) are reached through
+host_tools/testing/fake_k210_isp.py, a QEMU UART from toolchain.families.qemu.start_qemu_pty) are reached through
 ptys, and they need no reset line. So this wrapper replaces pyserial's Serial._update_dtr_state
 and _update_rts_state with versions that ignore exactly that error, and only when the port
 is a pty (a Unix98 pty slave, device major 136..143); on a real USB-serial port every error

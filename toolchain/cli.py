@@ -148,7 +148,8 @@ def cmd_decode(args) -> int:
 def cmd_flash(args) -> int:
     from .flash import flash
     fm, b = _load(args)
-    return flash(fm, b, port=args.port, driver=args.driver, baud=args.baud, isp_board=args.board)
+    return flash(fm, b, port=args.port, driver=args.driver, baud=args.baud, isp_board=args.board,
+                 models_dir=getattr(args, "models_dir", None))
 
 
 def cmd_bench_wsn(args) -> int:
@@ -331,6 +332,18 @@ def main(argv: list[str] | None = None) -> int:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         _p(f"tinycodec: error: {msg}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as e:  # an optional part that is not installed: name its extra
+        extra = _EXTRA_OF.get((e.name or "").split(".")[0])
+        if extra is None:
+            raise
+        _p(f"tinycodec: error: {args.cmd} needs {e.name}, which is not installed "
+           f"(pip install 'tinycodec[{extra}]', or make setup)", file=sys.stderr)
+        return 2
+
+
+# Top-level modules of the optional parts -> the pyproject extra that installs them.
+_EXTRA_OF = {"tensorflow": "nn", "keras": "nn", "tflite_micro": "nn", "PIL": "nn", "serial": "link",
+             "pyarrow": "link", "kflash": "k210"}
 
 
 if __name__ == "__main__":

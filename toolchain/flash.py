@@ -25,14 +25,14 @@ def _check_port(port: str, board: Board, how: str) -> None:
 
 
 def flash(fm: FixedModel, board: Board, port: str | None = None, driver: str | None = None,
-          baud: int | None = None, isp_board: str | None = None) -> int:
+          baud: int | None = None, isp_board: str | None = None, models_dir=None) -> int:
     """Build the model's firmware for `board` and write it with the board's flasher.
     `driver`: mspdebug's driver; `isp_board`/`baud`: kflash's -B and -b (defaults: board.toml).
     Raises RuntimeError (no board, wrong port/driver: the tool's own words) or FileNotFoundError."""
     fam = board.family
     if fam.flash_image == "app":
         from .link.app import build_app
-        app = build_app(fm.name, board.name)
+        app = build_app(fm.name, board.name, models_dir=models_dir)
         print(f"{board.name}: link application for {fm.name}", flush=True)
         return fam.flash(board, BuildResult(app.exe, board.name, None, None, None))
     if port and board.flasher_tool == "mspdebug":

@@ -28,7 +28,7 @@ The protocol, as kflash 1.1.6 (kflash.py) speaks it:
 Baud rate changes are recorded, not applied: a pty carries bytes at any "rate".
 
 Run alone, it prints the pty to pass to kflash and writes the received image to a file:
-    python host_tools/fake_k210_isp.py --out received.bin
+    python -m host_tools.testing.fake_k210_isp --out received.bin
 """
 from __future__ import annotations
 

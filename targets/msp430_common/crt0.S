@@ -32,7 +32,7 @@ __tc_reset:
     jmp     3b
 
     /* Paint the free RAM [__stack_paint_start, __stack) with 0xA5A5 so the
-       simulator can find the deepest stack word ever written (mspdebug_sim
+       simulator can find the deepest stack word ever written (families/msp430/sim.py
        reads it back after a batch). Nothing has been pushed yet: SP is still
        __stack and this code uses registers only, so no live byte is painted.
        Both ends are word aligned (link.ld.in). */

@@ -6,7 +6,7 @@
  * R4-R10 by the normal convention and R11 is saved here.
  *
  * Written out five times rather than with .macro: the cycle probe
- * (msp430_build.py) maps each instruction to its own source line. */
+ * (families/msp430/build.py) maps each instruction to its own source line. */
 
     .section .text.__mspabi_mpyll,"ax",@progbits
     .global __mspabi_mpyll
