@@ -101,11 +101,12 @@ def test_csv_spec_trains_and_saves_into_the_users_folder(csv_model):
 
 
 def test_csv_model_builds_and_runs_on_msp430f1611_within_the_bound(csv_model):
-    _, _, models, _ = csv_model
+    _, specs, models, _ = csv_model
     p = tc("build", "--model", "my-sensor", "--models-dir", models, "--target", "msp430f1611")
     assert p.returncode == 0, p.stderr
     assert "msp430f1611" in p.stdout and "codec.elf" in p.stdout
-    p = tc("run", "--model", "my-sensor", "--models-dir", models, "--target", "msp430f1611", "--windows", "60")
+    p = tc("run", "--specs", specs, "--model", "my-sensor", "--models-dir", models, "--target", "msp430f1611",
+           "--windows", "60")
     assert p.returncode == 0, p.stdout + p.stderr
     lines = [ln for ln in p.stdout.splitlines() if "windows bit-exact" in ln]
     assert len(lines) == 3, p.stdout  # the spec's eps = [5, 10, 20]
@@ -118,6 +119,19 @@ def test_csv_model_builds_and_runs_on_msp430f1611_within_the_bound(csv_model):
         m = re.search(r"(\d+) readings imputed", ln)
         imputed += int(m[1]) if m else 0
     assert imputed > 0  # the outage on the test day reached the device as MISSING readings
+
+
+def test_link_app_window_spans_the_files_sampling_period(csv_model):
+    """The link application's window validity time comes from period_s (32 x 30 s), not a built-in table."""
+    from toolchain.link.app import build_app
+    from toolchain.pipeline import get_model
+    _, _, models, _ = csv_model
+    assert get_model("my-sensor", models_dir=models).meta["period_s"] == PERIOD_S
+    app = build_app("my-sensor", "native", models_dir=models)
+    header = (app.src_dir / "tc_app_session.h").read_text()
+    assert f"#define TC_APP_WINDOW_MS {32 * PERIOD_S * 1000}ul" in header
+    assert "#define TC_APP_DEFAULT_EPS 5u" in header  # the spec's first eps, from the saved spec.toml
+    assert app.exe.is_file()
 
 
 def test_csv_split_grid_and_missing_readings(tmp_path):

@@ -48,8 +48,11 @@ class AppBuild:
 
 
 def window_ms(fm: FixedModel, source: str | None) -> int:
-    """How long one window covers (temporal: n samples; spatial: one sampling instant)."""
-    per = SAMPLE_MS.get(source or "", 1000.0)
+    """How long one window covers (temporal: n samples; spatial: one sampling instant).
+    A user's file source (`source = "file"`) has the period it was trained at in model.json's meta."""
+    per = SAMPLE_MS.get(source or "")
+    if per is None:
+        per = 1000.0 * float(fm.meta.get("period_s") or 1.0)
     return max(1, round(per * (fm.n if fm.mode == "temporal" else 1)))
 
 
@@ -94,11 +97,13 @@ def render_app(fm: FixedModel, board: Board, out: Path, eps: int, source: str | 
     return [*srcs, *board.family.link_sources(board)]
 
 
-def build_app(model: str, board_name: str = "native", eps: int | None = None) -> AppBuild:
+def build_app(model: str, board_name: str = "native", eps: int | None = None,
+              models_dir: Path | None = None) -> AppBuild:
+    """`models_dir`: a folder of trained models (train --save --models-dir), e.g. a user's own data."""
     from ..pipeline import get_model
     from ..train.datasets import load_specs
 
-    fm = get_model(model)
+    fm = get_model(model, models_dir=models_dir)
     board = load_board(board_name)
     try:
         hal = board.family.link_sources(board)
@@ -111,7 +116,8 @@ def build_app(model: str, board_name: str = "native", eps: int | None = None) ->
     source = _source_of(model)
     if eps is None:
         try:
-            eps = int(load_specs()[model].eps[0])
+            saved = Path(models_dir) / model / "spec.toml" if models_dir else None  # a user's spec (train --save)
+            eps = int((load_specs(saved) if saved and saved.is_file() else load_specs())[model].eps[0])
         except (KeyError, TypeError, ValueError):
             eps = 1
     d = stage_dir(model, board.name) / "app"

@@ -50,6 +50,8 @@ def fit(prep: Prepared, variant: str = "ae", max_iter: int = 400, seed: int = 0,
                "quantum": prep.quantum, "train_windows": int(len(prep.train)),
                "val_windows": int(len(prep.val)), "iterations": len(ae.curve),
                "config": asdict(cfg)}
+    if "period_s" in prep.notes:  # a user's file source: its sampling period (the link app's window span)
+        fm.meta["period_s"] = prep.notes["period_s"]
     return ae, fm
 
 

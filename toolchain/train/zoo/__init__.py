@@ -34,20 +34,22 @@ from pathlib import Path
 
 import numpy as np
 
-from .codec_encoder import CODEC_MODEL, codec_encoder_keras, codec_float_encode, codec_float_weights
+from .codec_encoder import CODEC_MODEL, _build_codec_encoder, codec_encoder_keras, codec_float_encode
 from .common import (N_HELDOUT, N_REPRESENTATIVE, REBUILD, ZOO_DIR, Built, ZooSpec, _limit_threads,
                      card_ops, convert_int8, dequantize, io_details, quantize_like_tflite, run_tflite,
                      run_tflm, tflite_ops)
-from .codec_encoder import _build_codec_encoder
-from .ecg_cae import _build_ecg_cae_decoder, _build_ecg_cae_encoder
 from .ecg_beat_cnn import _build_ecg_beat_cnn
+from .ecg_cae import _build_ecg_cae_decoder, _build_ecg_cae_encoder
 from .image_encoder import _build_image_encoder
 
 # ---------------------------------------------------------------- the zoo
 
-__all__ = ["CODEC_MODEL", "N_HELDOUT", "ZOO", "ZOO_DIR", "Built", "ZooSpec", "build_one", "build_zoo", "card_ops",
-           "codec_encoder_keras", "codec_float_encode", "codec_float_weights", "convert_int8", "dequantize",
-           "io_details", "quantize_like_tflite", "run_tflite", "run_tflm", "tflite_ops"]
+# What code outside the package imports from it (cli: build_zoo; tests/test_zoo.py; tests/test_kpu.py:
+# dequantize; kendryte/kpu/layout.py: convert_int8) plus the registry (ZOO, ZooSpec, Built, build_one).
+# Private helpers (_keras, _seed, ...) are imported from .common.
+__all__ = ["CODEC_MODEL", "ZOO", "ZOO_DIR", "Built", "ZooSpec", "build_one", "build_zoo", "card_ops",
+           "codec_encoder_keras", "codec_float_encode", "convert_int8", "dequantize", "io_details",
+           "quantize_like_tflite", "run_tflm", "tflite_ops"]
 
 ZOO: dict[str, ZooSpec] = {s.name: s for s in (
     ZooSpec("codec-encoder",
@@ -101,11 +103,13 @@ def _write_card(path: Path, spec: ZooSpec, b: Built, tfl: bytes, ops: list[str],
     rebuild = REBUILD.format(name=spec.name)
     if spec.name.startswith("ecg-cae-"):
         rebuild = REBUILD.format(name="ecg-cae-encoder ecg-cae-decoder")
+    # Byte for byte the text the committed models/zoo/*/README.md were written with (it still names the
+    # single-file toolchain/train/zoo.py): change it only together with a rebuild of the zoo.
     text = f"""# Zoo model card: {spec.name}
 
 {spec.purpose}
 
-Part of the int8 model zoo (`toolchain/train/zoo/`) used to test the C code generator against
+Part of the int8 model zoo (`toolchain/train/zoo.py`) used to test the C code generator against
 TFLite Micro. Rebuild: `{rebuild}`
 (the zoo is deterministic for a seed; `--seed` changes it).
 

@@ -1,5 +1,19 @@
-"""Zoo model 1, codec-encoder: the error-bounded AE codec's encoder (models/gsb-temporal) as an
-int8 TFLite model (window mean removal + sphering folded into a Dense with ReLU6, Dense + sigmoid)."""
+"""Zoo model 1, codec-encoder: the project's error-bounded AE codec encoder (models/gsb-temporal,
+n = 32, m = 2) as an int8 TFLite model.
+
+Why it is in the zoo: it is the codec the project ships, so the code generator is checked on a real
+codec and not only on toy networks; it exercises FULLY_CONNECTED with fused ReLU6 and LOGISTIC.
+
+How it is built: no training; the weights come from the committed integer model.json
+(W1 = W1q / 2^f1, b1 = B1q / 2^(f1 + 15)). The codec's sphering d = 0.5 + 0.4 clip(x - mean, -c, c) / c
+is affine except for the clip, so it becomes a Dense + ReLU6 holding the mean removal and the scale,
+and the rest of the affine map is folded into the encoder Dense + sigmoid (codec_encoder_keras). The
+Keras model equals the float encoder FloatAE.encode(sphere(x)) with the real-valued window mean
+(checked to 1e-4 at build time); the device rounds the mean to an integer first, and the card reports
+how far that moves the latent. Data: the SensorScope windows and split of models/gsb-temporal. The int8
+input covers the whole training range of the raw readings (one scale for all windows), so the int8
+latent is coarse by design of this test model.
+"""
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,17 @@
-"""Zoo model 4, ecg-beat-cnn: a 1-D CNN AAMI heartbeat classifier (N/S/V/F/Q) on MIT-BIH beats,
-with a residual ADD, both pools, a CONCATENATION of two branches and LOGISTIC gating."""
+"""Zoo model 4, ecg-beat-cnn: a 1-D CNN heartbeat classifier (AAMI classes N/S/V/F/Q) on 128-sample
+MIT-BIH MLII windows centred on the annotated beats.
+
+Why it is in the zoo: to exercise ops, not to be a good classifier: a residual ADD, MAX_POOL_2D,
+AVERAGE_POOL_2D, a CONCATENATION of two branches, MUL gating by LOGISTIC, FULLY_CONNECTED and
+SOFTMAX. It sees morphology only (no RR intervals), so S beats are hard across patients, as usual
+for inter-patient MIT-BIH.
+
+How it is built: inter-patient split (DS1 training, the last DS1 records validation, DS2 evaluation
+on a class-capped seeded subset); N and V training beats subsampled (seeded), balanced class weights
+capped at 20 (Q has a handful of beats in DS1), Adam with cosine decay for a fixed number of epochs
+(no epoch selection). The held-out beats are stratified by class (BEAT_HELDOUT_QUOTA, topped up with
+N beats) and their labels are stored with them.
+"""
 from __future__ import annotations
 
 import time

@@ -1,5 +1,18 @@
 """Zoo models 2 and 3, ecg-cae-encoder / ecg-cae-decoder: the two halves of one 1-D convolutional
-ECG autoencoder (256 MLII samples -> 32 x 4 latent -> 256 samples), trained on DS1, held out DS2."""
+ECG autoencoder (256 MLII samples -> 32 x 4 latent -> 256 samples).
+
+Why they are in the zoo: the encoder exercises strided CONV_2D (1-D convolutions become 1xK 2-D ones),
+DEPTHWISE_CONV_2D with fused ReLU6 and 1x1 convolutions; the decoder RESIZE_NEAREST_NEIGHBOR (x2
+upsampling), RESHAPE and 'same' 1-D convolutions, plus a broadcasting int8 ADD (the converter splits
+the bias of the last, one-channel Conv1D off into an ADD of a (1, 1, 1) constant; kept as is).
+
+How they are built: encoder and decoder are trained jointly, once per seed (_ecg_cae caches the run so
+both builders share it), as one autoencoder on MIT-BIH MLII windows normalized to mean-removed mV,
+inter-patient split (DS1 training / last DS1 records validation, DS2 evaluation); then exported as
+two separate int8 models. The decoder's representative and held-out inputs are the float encoder's
+latents. x2 upsampling is written Reshape -> Resizing(nearest) -> Reshape because Keras 3's
+UpSampling1D converts to EXPAND_DIMS + TILE + RESHAPE and TFLite Micro has no TILE kernel.
+"""
 from __future__ import annotations
 
 import time

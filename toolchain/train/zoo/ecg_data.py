@@ -1,5 +1,5 @@
-"""MIT-BIH data for the ECG zoo models: MLII windows, AAMI beats around the annotated R peaks,
-subsets capped per class, PRD."""
+"""MIT-BIH data shared by the ECG zoo models (ecg_cae, ecg_beat_cnn): MLII windows normalized to
+mean-removed mV, AAMI beats around the annotated R peaks, subsets capped per class, PRD."""
 from __future__ import annotations
 
 import warnings
