@@ -1,13 +1,13 @@
 """Build firmware for an MSP430 board (clang-16 + ld.lld-16) and check it fits.
 
 Besides the firmware ELF, build_msp430 also writes a *cycle probe* ELF
-(``<name>.cgprobe.elf``, see ``build_cycle_probe``) that mspdebug_sim uses to
+(``<name>.cgprobe.elf``, see ``build_cycle_probe``) that sim.py uses to
 correct the simulator's cycle count.
 
 RAM is checked twice: build_msp430 refuses static RAM + the board's
 stack_reserve_bytes (a guess) that exceeds the chip, before anything runs; after
 a simulation, ``check_stack`` refuses static RAM + the peak stack that
-mspdebug_sim.run_batch measured (crt0.S paints the free RAM for it).
+sim.run_batch measured (crt0.S paints the free RAM for it).
 """
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def _check_fit(board: Board, sizes: dict[str, int]) -> None:
 def check_stack(board: Board, ram_bytes_static: int, peak_stack_bytes: int | None, *,
                 overflow: bool | None = False) -> None:
     """Dynamic counterpart of the build's fit check: static RAM (BuildResult.ram_bytes)
-    plus the peak stack measured in the simulator (mspdebug_sim.run_batch's
+    plus the peak stack measured in the simulator (sim.run_batch's
     stats["peak_stack_bytes"]) must fit the board's RAM. `overflow` is
     stats["stack_overflow"]: the stack wrote every painted byte, so it may
     have run on into the static data and the measured peak is only a lower bound."""

@@ -20,8 +20,8 @@ the jump back, the ``call``: about 10 cycles).
 Correction: mspdebug 0.22 over-charges constant-generator immediates
 (``add #1,r12`` 3 cycles instead of 1; with ``x(Rn)`` destinations 6 vs 4;
 ``push #1`` 5 vs 3) and ``push @Rn+`` (5 vs 4); every other instruction
-matches the SLAU144 cycle tables (msp430_build.sim_excess_cycles). The tracer cannot log instructions, so the per-item excess is measured
-with a second ELF, the *cycle probe* (msp430_build.build_cycle_probe): the same
+matches the SLAU144 cycle tables (build.sim_excess_cycles). The tracer cannot log instructions, so the per-item excess is measured
+with a second ELF, the *cycle probe* (build.build_cycle_probe): the same
 code with ``e`` one-cycle NOPs before each instruction the simulator
 over-charges by ``e``. Both ELFs run concurrently on the same inputs; per item
 ``excess = probe instructions - firmware instructions`` and
@@ -233,7 +233,7 @@ def _parse(out: str, cmds: list[str], inputs: list[bytes], out_len: int, bp_addr
 
 
 def default_probe(elf: Path) -> Path | None:
-    """The cycle probe msp430_build writes next to the firmware, if present."""
+    """The cycle probe build.py writes next to the firmware, if present."""
     p = Path(elf).with_suffix(".cgprobe.elf")
     return p if p.is_file() else None
 
@@ -255,7 +255,7 @@ def run_batch(elf: Path, inputs: list[bytes], in_sym: str = "tc_in", out_sym: st
     "stack_painted_bytes" (free RAM painted by crt0, the most that can be
     measured) and "stack_overflow" (True when even the lowest painted word was
     written, so the stack may have run into static data and the peak is a lower
-    bound). msp430_build.check_stack(board, build.ram_bytes, peak) checks it."""
+    bound). build.check_stack(board, build.ram_bytes, peak) checks it."""
     elf = Path(elf).resolve()
     if board is not None:
         if not board.simulate:
