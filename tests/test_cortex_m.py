@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from toolchain.boards import load_board
-from toolchain.families.common import FitError, Unsupported
+from toolchain.families.common import FitError, Unsupported, read_symbols
 from toolchain.families.gcc_cross import build
 from toolchain.families.qemu import QemuError, run_qemu
 from toolchain.pipeline import build as build_codec
@@ -50,6 +50,14 @@ def _write(d: Path, name: str, text: str) -> Path:
     return d / name
 
 
+def test_cli_lists_the_three_boards(capsys):
+    from toolchain.cli import main
+    assert main(["boards"]) in (0, None)
+    out = capsys.readouterr().out
+    for name in ("cortex-m-qemu", "nrf52840", "stm32l4"):
+        assert re.search(rf"^\s*{name}\b", out, re.MULTILINE), out
+
+
 def test_boards_load_with_their_family_config():
     assert TWIN.arch == "cortex-m" and TWIN.simulate and TWIN.cfg.qemu == "qemu-system-arm"
     assert "shift=8" in TWIN.cfg.qemu_args and TWIN.cfg.counter_overhead > 0
@@ -60,7 +68,7 @@ def test_boards_load_with_their_family_config():
         assert chip.flash_bytes == 1 << 20 and chip.clock_hz and chip.active_current_a
 
 
-@pytest.mark.parametrize("n_a, n_b", [(1, 10), (1000, 100_000), (7, 3_000_000)])
+@pytest.mark.parametrize("n_a, n_b", [(1, 10), (1000, 100_000), (7, 10_000_000)])
 def test_instruction_counts_are_exact(tmp_path, n_a, n_b):
     """Differences of tc_hal_counter around loops of N iterations are 2N + the same constant for
     every N: the count is exact, not rounded to the 25 MHz timer's 40 ns."""
@@ -78,8 +86,10 @@ def test_instruction_counts_are_exact(tmp_path, n_a, n_b):
     assert 0 < a - 2 * n_a - empty < 8
 
 
-@pytest.mark.parametrize("code", [0, 3, 42])
+@pytest.mark.parametrize("code", [0, 3, 42, 254])
 def test_exit_code_is_qemus(tmp_path, code):
+    """return from main -> exit() -> semihosting SYS_EXIT_EXTENDED: QEMU exits with the code (254,
+    TC_HAL_EXIT_TRAP, without a fault line is reported as it is)."""
     src = _write(tmp_path, "exit.c", '#include "tc_hal.h"\nint main(void) { tc_hal_putc(\'x\'); '
                  f'return {code}; }}\n')
     r = run_qemu(TWIN, build(TWIN, [src], [], tmp_path / "out").elf, timeout_s=30)
@@ -148,6 +158,33 @@ def test_flash_without_a_probe_fails_clearly(fm, chip, tool):
     with pytest.raises((FileNotFoundError, RuntimeError),
                        match=rf"{tool} is not installed, needed to flash {chip}|flashing {chip} with {tool} failed"):
         flash(fm, load_board(chip))
+
+
+@pytest.mark.parametrize("chip, tool", [("nrf52840", "pyocd"), ("stm32l4", "openocd")])
+def test_flash_with_the_tool_but_no_probe_fails_clearly_and_fast(fm, chip, tool, tmp_path, monkeypatch):
+    """The flasher is installed but no probe answers (a stand-in that fails as pyOCD/OpenOCD do):
+    the error names the board, the tool and what it said, within seconds."""
+    import os
+    import time
+
+    from toolchain.flash import flash
+    fake = _write(tmp_path / "bin", tool, "#!/bin/sh\necho \"Error: no debug probe found ($*)\" >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match=rf"flashing {chip} with {tool} failed .*no probe.*\n.*no debug probe found"):
+        flash(fm, load_board(chip))
+    assert time.monotonic() - t0 < 30
+
+
+def test_link_application_builds_for_the_twin():
+    """The link application (firmware_templates/app) with the twin's link HAL (TC_HAL_LINK:
+    tc_hal_getc polls). Its HIL replay behind a pty: tests/test_hil_plugin.py."""
+    from toolchain.link.app import build_app
+    app = build_app("gsb-temporal", "cortex-m-qemu")
+    assert app.exe.is_file() and app.board == "cortex-m-qemu"
+    syms = read_symbols(app.exe, TWIN.cfg.nm)
+    assert {"tc_hal_getc", "tc_hal_millis", "tc_hal_bench_counter", "tc_hal_counter"} <= set(syms)
 
 
 def test_twin_has_no_flasher(fm):

@@ -32,6 +32,7 @@ from host_tools.capture import frame_spans, frames_of, messages_of
 from host_tools.decoder import HostDecoder
 
 DECODE_LIMIT_S = 30.0  # a decode of a capture that takes longer than this counts as a hang
+FLUSH_S = 30.0  # the board ACKs a flush after every sample before it (slow UARTs take their time)
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,7 @@ def capture_replay(dut, X: np.ndarray, per_report: int = 4) -> tuple[bytes, int]
     dut.client.capture.flush()
     protect = dut.cfg.capture.stat().st_size
     dut.replay(X)
-    dut.command("flush")
+    dut.command("flush", timeout=FLUSH_S)
     dut.wait_windows(len(X), timeout=60)
     dut.client.capture.flush()
     return dut.cfg.capture.read_bytes(), protect
@@ -282,7 +283,7 @@ def live_disconnect(dut, X: np.ndarray, at: float = 0.5, pause_s: float = 0.5,
     t0 = time.perf_counter()
     dut.reconnect(pause_s)
     dut.replay(X[k:])
-    dut.command("flush")
+    dut.command("flush", timeout=FLUSH_S)
     st = dut.stats()
     ms = (time.perf_counter() - t0) * 1000
     ref = window_bits(dut, X, cs)

@@ -4,7 +4,13 @@
  * tc_hal_millis is QEMU's virtual time: under -icount shift=8 it advances 256 ns per
  * instruction, not with the host clock, so a guest that busy-polls its UART sees its
  * milliseconds go by faster than the host's (QEMU runs ~300 M instructions/s: ~80 virtual
- * seconds per host second). Timeouts in the link application are virtual time. */
+ * seconds per host second). Timeouts in the link application are virtual time.
+ *
+ * Throughput: QEMU's CMSDK UART model has a one-byte receive buffer (no FIFO), so the host's
+ * bytes come in one per QEMU main-loop round trip: about 17 KB/s (measured with or without
+ * -icount), against the 16-byte FIFO of QEMU virt's 16550 on the RISC-V boards. The HIL ECG
+ * replay (~450 KB in) takes ~28 s here; on a loaded host (other QEMUs on the same cores) it is
+ * slower still, and tests/hil's fixed 10 s ACK waits can run out. */
 #include <stdint.h>
 
 #include "tc_hal.h"

@@ -17,6 +17,10 @@ from host_tools.writers import write_signals
 from toolchain.link.frames import MsgType, Reassembler, StreamDecoder
 from toolchain.link.reports import BATCH_MAGIC, FLAG_BUTTON, FLAG_EVENT, REPORT_MAGIC, decode_payload
 
+# A flush is acknowledged after the board has worked through every sample sent before it; QEMU's
+# Cortex-M UART (CMSDK, one byte of receive buffer) takes its time on a loaded machine.
+FLUSH_S = 30.0
+
 ECG_FS = 360.0
 
 
@@ -37,7 +41,7 @@ def test_ecg_ten_minutes_mitdb_100(dut_factory, ecg_windows, check_replay, check
     cs = dut.configure(per_report=4)  # eps: the model's first spec eps; 4 windows a report
     sent = dut.replay(X)
     assert sent == -(-X.size // 240)
-    dut.command("flush")
+    dut.command("flush", timeout=FLUSH_S)
     dut.wait_windows(len(X), timeout=60)
     check_replay(dut, X, cs)
     check_link_clean(dut, len(X))
@@ -61,7 +65,7 @@ def test_gsb_one_day_per_station(dut, gsb_day, station, check_replay, check_link
     assert len(X) == 22, f"{names[station]}: {len(X)} windows in a day"
     cs = dut.configure(per_report=4)
     dut.replay(X)
-    dut.command("flush")  # the last report holds 2 windows
+    dut.command("flush", timeout=FLUSH_S)  # the last report holds 2 windows
     dut.wait_windows(len(X), timeout=30)
     check_replay(dut, X, cs)
     check_link_clean(dut, len(X))
@@ -106,7 +110,7 @@ def test_delayed_mode_and_mode_switches(dut_factory, gsb_day, check_replay, chec
     dut.stats()  # a round trip: what the board sent before its reply has been read
     before_flush = dut.decoder.stats.windows
     assert 0 < before_flush < 40, f"{before_flush} windows arrived before flush: batches not held back"
-    dut.command("flush")
+    dut.command("flush", timeout=FLUSH_S)
     dut.wait_windows(40, timeout=10)
     batches = _report_payloads(dut, mark)
     assert len(batches) >= 2 and all(p[0] == BATCH_MAGIC for p in batches), [p[:1].hex() for p in batches]
