@@ -5,6 +5,7 @@
 #   make bench-wsn            rate-distortion + device tables in results/
 #   make bench-nn             int8 code generator: zoo x boards, bit-exactness, arena, cycles
 #   make bench-reports        report scheduler on the paper's test case: results/report_stream.csv
+#   make bench-ecg            ECG codec (Dynamic-Deep) on MIT-BIH DS2: results/ecg_dynamic.csv + PNGs
 #   make bench-kpu            K210 KPU placement of the zoo (+ nncase columns): results/k210_kpu.csv
 #   make setup-nncase         optional: nncase 1.9 for the K210 in .venv/nncase (needs Python <= 3.10)
 SHELL := /bin/bash
@@ -15,10 +16,10 @@ TARGET ?= msp430f1611
 MODEL  ?= gsb-temporal
 export TINYCODEC_DATA ?= $(abspath ../shared/data)
 
-.PHONY: setup apt-deps demo test build run bench flash bench-wsn bench-nn bench-reports bench-kpu setup-nncase zoo fuzz clean help
+.PHONY: setup apt-deps demo test build run bench flash bench-wsn bench-ecg train-ecg bench-nn bench-reports bench-kpu setup-nncase zoo fuzz clean help
 
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,10p' Makefile
 
 # Idempotent: apt only installs what is missing; the venv is rebuilt only when requirements change.
 setup: apt-deps $(VENV)/.stamp-setup $(VENV)/.stamp-nncase
@@ -58,6 +59,15 @@ flash: setup
 
 bench-wsn: setup
 	$(VENV)/bin/tinycodec bench-wsn
+
+# ECG codec: train-ecg retrains models/ecg-dynamic (tasks first if absent; resumable, ~30 min on 2
+# cores); bench-ecg evaluates the committed model on DS2 (FULL=1: every DS2 segment on the devices).
+train-ecg: setup
+	$(PY) -m toolchain.codecs.ecg_dynamic.downstream --train-if-missing
+	$(VENV)/bin/tinycodec train-ecg
+
+bench-ecg: setup
+	$(VENV)/bin/tinycodec bench-ecg $(if $(FULL),--full)
 
 bench-nn: setup
 	$(VENV)/bin/tinycodec bench-nn

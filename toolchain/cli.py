@@ -314,7 +314,20 @@ def main(argv: list[str] | None = None) -> int:
                                             "default: the original sources (PhysioNet via wfdb, HTTP)")
             q.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout in seconds")
         q.set_defaults(fn=cmd_data)
+    # The ECG codec's commands have their own parsers (toolchain/codecs/ecg_dynamic/): listed here for
+    # --help, handed their arguments untouched.
+    ecg = {"train-ecg": ("toolchain.codecs.ecg_dynamic.train", "train the multi-level ECG codec (3 phases) "
+                         "into models/ecg-dynamic (resumable)"),
+           "bench-ecg": ("toolchain.codecs.ecg_dynamic.bench", "Dynamic-Deep evaluation on MIT-BIH DS2 -> "
+                         "results/ecg_dynamic.csv + PNGs"),
+           "ecg-cost": ("toolchain.codecs.ecg_dynamic.cost", "yearly cloud cost of raw / lossless / dynamic "
+                        "ECG storage from a config of your prices")}
+    for name, (_mod, hlp) in ecg.items():
+        sub.add_parser(name, help=hlp, add_help=False)
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] and argv[0] in ecg:
+        import importlib
+        return importlib.import_module(ecg[argv[0]][0]).main(argv[1:])
     if argv[:1] == ["decode"] and any(a.split("=")[0] in ("--port", "--file", "--udp") for a in argv[1:]):
         # A board's link stream (serial port, pty, capture file, LoRa via UDP): host_tools' decoder.
         from host_tools.decode_cli import main as decode_link

@@ -33,7 +33,8 @@ class UartWindow:
 
 def build_codec(board, src: Path, out_dir: Path, records: list[bytes] | None = None,
                 name: str = "codec") -> BuildResult:
-    """Compile the rendered codec in `src` (tc_codec.c, main_uart.c, tc_model.h) for `board`:
+    """Compile the rendered codec in `src` (every .c there: tc_codec.c or another codec and the
+    network C it calls, main_uart.c; tc_model.h) for `board`:
     the serve image, or with `records` (pipeline.pack_input records) the batch image.
     The build's image is the raw BIN next to the ELF."""
     out_dir = Path(out_dir)
@@ -44,7 +45,7 @@ def build_codec(board, src: Path, out_dir: Path, records: list[bytes] | None = N
         gen.mkdir(exist_ok=True)
         (gen / "tc_windows.h").write_text(windows_header(records))
         include, defines = [gen, src], {"TC_EMBEDDED_WINDOWS": 1}
-    sources = [src / "tc_codec.c", src / "main_uart.c"]
+    sources = sorted(src.glob("*.c"))  # the codec, any generated network it calls, main_uart.c
     r = gcc_cross.build(board, sources, include, out_dir, defines=defines, name=name)
     r.image = gcc_cross.objcopy_bin(board, r.elf)
     return r
