@@ -8,9 +8,13 @@ Sources (one):
     --file CAPTURE                a captured byte stream (LinkClient(capture=...)); stops at its end
     --udp PORT [--host 127.0.0.1] LoRa uplinks from a gateway's Semtech UDP packet forwarder
 
---model defaults to the one the board names in its IDENTIFY. --out PATH --format csv|wfdb|parquet
-(default: from PATH's suffix) writes the decoded samples in native units; samples lost on the link
-or missing at the sensor are written empty (CSV), null (Parquet) or as WFDB's invalid sample.
+--model defaults to the one the board names in its IDENTIFY ("ecg-dynamic": the ECG dynamic codec
+folder, $TINYCODEC_ECG_DYNAMIC or models/ecg-dynamic; --models-dir DIR looks in DIR/<model> first).
+--out PATH --format csv|wfdb|parquet (default: from PATH's suffix) writes the decoded samples in
+native units; samples lost on the link or missing at the sensor are written empty (CSV), null
+(Parquet) or as WFDB's invalid sample. For the ECG dynamic codec, CSV and Parquet also get
+per-sample `level` and `flag` columns, and WFDB an annotation file <record>.lvl (one note per
+segment at its first sample: "level=2 cg=32 flag=none").
 --duration S stops a port or UDP source after S seconds (default: until Ctrl-C).
 
 Progress (windows, frames, CRC failures, sequence gaps, resyncs) goes to stderr; the final
@@ -30,8 +34,8 @@ import numpy as np
 
 from toolchain.link.frames import MsgType
 
-from .decoder import HostDecoder
-from .writers import FORMATS, write_signals
+from .decoder import HostDecoder, is_dynamic, load_codec_model
+from .writers import FORMATS, SegmentInfo, write_signals
 
 CHUNK = 65536
 REFRESH_S = 0.2
@@ -52,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--host", default="127.0.0.1", help="--udp: address to listen on (default 127.0.0.1)")
     ap.add_argument("--no-identify", action="store_true", help="--port: do not ask the board to identify")
     ap.add_argument("--model", help="codec model (default: the one named in the board's IDENTIFY)")
+    ap.add_argument("--models-dir", type=Path, help="folder of models (<dir>/<model>/model.json, or "
+                                                    "<dir>/ecg-dynamic/codec.json) to look in first")
     ap.add_argument("--out", type=Path, help="write the decoded signal here")
     ap.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix)")
     ap.add_argument("--duration", type=float, help="--port/--udp: stop after this many seconds")
@@ -70,12 +76,10 @@ def _out_format(out: Path, fmt: str | None) -> str:
     return by_suffix[suffix]
 
 
-def _model_loader(errors: list[str]):
-    from toolchain.pipeline import get_model
-
+def _model_loader(errors: list[str], models_dir: Path | None = None):
     def load(name: str):
         try:
-            return get_model(name)
+            return load_codec_model(name, models_dir)
         except Exception as e:  # noqa: BLE001 - reported in the summary; the stream goes on
             errors.append(f"model {name!r} named by the board cannot be loaded: {e}")
             return None
@@ -184,13 +188,26 @@ def _channels(dec: HostDecoder) -> tuple[dict[str, np.ndarray], dict[str, np.nda
         if w.missing is not None and k >= 0:
             valid[k * fm.n:(k + 1) * fm.n] &= ~w.missing
     name = dec.board.get("model", fm.name) if dec.board else fm.name
-    if fm.mode == "temporal":
+    if fm.mode == "temporal" or is_dynamic(fm):
         return {name: values}, {name: valid}
     v, ok = values.reshape(-1, fm.n), valid.reshape(-1, fm.n)  # spatial: one row per instant
     return ({f"s{j}": v[:, j] for j in range(fm.n)}, {f"s{j}": ok[:, j] for j in range(fm.n)})
 
 
-def _sampling_hz(model_name: str) -> float | None:
+def _segments(dec: HostDecoder) -> list[SegmentInfo] | None:
+    """The ECG dynamic codec's decoded segments (level, flag) in sample order; None for other codecs."""
+    if not is_dynamic(dec.model):
+        return None
+    n = dec.model.n
+    return [SegmentInfo(k * n, n, w.level, w.flag) for k, w in sorted(dec.windows.items())
+            if k >= 0 and w.values is not None and w.level is not None]
+
+
+def _sampling_hz(model) -> float | None:
+    if is_dynamic(model):
+        from toolchain.codecs.ecg_dynamic import FS
+        return FS
+    model_name = model.name
     try:
         from toolchain.link.app import SAMPLE_MS
         from toolchain.train.datasets import load_specs
@@ -206,13 +223,12 @@ def main(argv: list[str] | None = None) -> int:
         fmt = _out_format(args.out, args.format) if args.out else None
         notes: list[str] = []
         if args.model:
-            from toolchain.pipeline import get_model
             try:
-                dec = HostDecoder(model=get_model(args.model))
+                dec = HostDecoder(model=load_codec_model(args.model, args.models_dir))
             except Exception as e:  # noqa: BLE001
                 raise SourceError(f"--model {args.model}: {e}") from None
         else:
-            dec = HostDecoder(models_loader=_model_loader(notes))
+            dec = HostDecoder(models_loader=_model_loader(notes, args.models_dir))
         extra: dict = {}
         if args.file:
             src = _file_source(args.file, dec)
@@ -233,12 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     decoded = dec.stats.windows - dec.stats.window_errors
     if args.out and dec.model is not None and decoded:
         chans, valid = _channels(dec)
-        fs = _sampling_hz(dec.model.name)
+        fs = _sampling_hz(dec.model)
         if fmt == "wfdb" and fs is None:
             print(f"tinycodec decode: no sampling rate known for model {dec.model.name}; WFDB needs one",
                   file=err)
             return 2
-        paths = write_signals(args.out, fmt, chans, fs=fs, valid=valid)
+        paths = write_signals(args.out, fmt, chans, fs=fs, valid=valid, segments=_segments(dec))
         print("wrote " + ", ".join(map(str, paths)))
     elif args.out:
         print(f"nothing written to {args.out}: no window could be decoded")

@@ -4,11 +4,17 @@ Input is a byte stream (serial port, pty, capture file: COBS frames) or raw fram
 uplinks). Nothing here raises on bad bytes: corrupt frames are dropped and counted,
 every valid frame is kept, and what was lost is listed by message sequence number and by
 window number.
+
+Two codecs: the error-bounded AE codec (a FixedModel: ae_codec.decode with the session's eps)
+and the ECG dynamic codec (a DynamicModel: ecg_dynamic.bitstream.decode_segment at the session's
+latent_bits), whose windows also carry their level and flag. load_codec_model() resolves the
+name a board sends in IDENTIFY to either.
 """
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -53,6 +59,22 @@ class Window:
     values: np.ndarray | None  # reconstructed readings (native units); None if not decodable
     missing: np.ndarray | None
     error: str | None = None
+    level: int | None = None  # ECG dynamic codec: 0 lossless, 1..3 CG 16 / 32 / 64; None for other codecs
+    flag: int | None = None   # ECG dynamic codec: 0 none, 1 flat, 2 saturated, 3 missing; None otherwise
+
+
+def is_dynamic(model) -> bool:
+    """The model is the ECG dynamic codec's (a DynamicModel), not the error-bounded codec's."""
+    from toolchain.codecs.ecg_dynamic.deployed import DynamicModel
+    return isinstance(model, DynamicModel)
+
+
+def load_codec_model(name: str, models_dir: str | Path | None = None):
+    """The model a board names in IDENTIFY: "ecg-dynamic" (or a codec folder with codec.json in
+    models_dir) -> load_dynamic (models_dir/<name>, else $TINYCODEC_ECG_DYNAMIC or models/ecg-dynamic);
+    any other name -> the error-bounded codec's get_model (models_dir/<name>/model.json if given)."""
+    from toolchain.link.app import load_app_model
+    return load_app_model(name, Path(models_dir) if models_dir else None)
 
 
 @dataclass
@@ -191,7 +213,7 @@ class HostDecoder:
             return
         nbits, imputed, gen = rec[0] | (rec[1] << 8), rec[2], rec[3]
         data = bytes(rec[4:])
-        values = missing = None
+        values = missing = level = flag = None
         err = None
         codec = self.codecs.get(gen)
         if (nbits + 7) // 8 != len(data):
@@ -203,14 +225,23 @@ class HostDecoder:
                    f"(known: {sorted(self.codecs) or 'none'}): not decodable")
         else:
             try:
-                values, missing = ae_codec.decode(self.model, data, nbits, codec.eps, codec.latent_bits,
-                                                  codec.mean_shift)
+                values, missing, level, flag = self._decode(data, nbits, codec)
             except Exception as e:  # noqa: BLE001 - a corrupt-but-CRC-valid window must not stop the stream
                 err = f"{type(e).__name__}: {e}"
         if err:
             self.stats.window_errors += 1
             self.stats.note(f"window {num}: {err}")
-        self.windows[num] = Window(num, data, nbits, imputed, values, missing, err)
+        self.windows[num] = Window(num, data, nbits, imputed, values, missing, err, level, flag)
+
+    def _decode(self, data: bytes, nbits: int, codec: CodecSession
+                ) -> tuple[np.ndarray, np.ndarray, int | None, int | None]:
+        """(values, missing mask, level, flag) of one window; level and flag only for the ECG codec."""
+        if is_dynamic(self.model):
+            from toolchain.codecs.ecg_dynamic.bitstream import decode_segment
+            seg = decode_segment(self.model, data, nbits, codec.latent_bits)
+            return seg.values, seg.missing, seg.level, seg.flag
+        values, missing = ae_codec.decode(self.model, data, nbits, codec.eps, codec.latent_bits, codec.mean_shift)
+        return values, missing, None, None
 
     # --- results ---------------------------------------------------------------------------------
     def lost_windows(self) -> list[int]:

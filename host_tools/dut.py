@@ -26,7 +26,7 @@ import numpy as np
 
 from toolchain.link.frames import Frame, MsgType
 
-from .decoder import CONFIG_CODEC, CodecSession, HostDecoder, parse_identify
+from .decoder import CONFIG_CODEC, CodecSession, HostDecoder, is_dynamic, load_codec_model, parse_identify
 from .link_client import LinkClient, LinkTimeout
 
 KINDS = ("native", "qemu", "serial")
@@ -67,6 +67,7 @@ class DutConfig:
     exe: str | None = None  # native: this command line instead of the built app
     board: str = "riscv-qemu"  # qemu: the board definition (targets/<board>)
     capture: Path | None = None  # write every byte received here
+    models_dir: Path | None = None  # look for <models_dir>/<model> first (ecg-dynamic: its codec folder)
 
 
 @dataclass(frozen=True)
@@ -264,12 +265,12 @@ def _spec_eps(model: str) -> int | None:
         return None
 
 
-def build_native(model: str) -> Path:
+def build_native(model: str, models_dir: Path | None = None) -> Path:
     """The native link application for `model` (DutFlashError naming the cause if it cannot be built)."""
     from toolchain.link.app import build_app
 
     try:
-        return build_app(model, "native").exe
+        return build_app(model, "native", models_dir=models_dir).exe
     except Exception as e:  # noqa: BLE001 - any build failure is a flash failure of this DUT
         raise DutFlashError(f"building the link application for model {model!r} (native) failed: "
                             f"{type(e).__name__}: {e}") from None
@@ -283,11 +284,11 @@ def _start_native(cfg: DutConfig, builds: dict | None):
         if not cmd:
             raise DutFlashError("--dut-exe is empty")
     else:
-        key = ("native", cfg.model)
+        key = ("native", cfg.model, str(cfg.models_dir or ""))
         got = builds.get(key) if builds is not None else None
         if got is None:
             try:
-                got = build_native(cfg.model)
+                got = build_native(cfg.model, cfg.models_dir)
             except DutFlashError as e:
                 got = e
             if builds is not None:
@@ -319,7 +320,7 @@ def _start_qemu(cfg: DutConfig):
         raise DutUnavailable(f"--dut qemu: board {board.name} has no QEMU machine ([{board.arch}] qemu in its "
                              f"board.toml)" + (f"; its twin is {board.twin}" if board.twin else ""))
     try:
-        app = build_app(cfg.model, board.name)
+        app = build_app(cfg.model, board.name, models_dir=cfg.models_dir)
     except Exception as e:  # noqa: BLE001
         raise DutUnavailable(f"--dut qemu: the link application cannot be built for {board.name}: "
                              f"{type(e).__name__}: {e}") from None
@@ -336,12 +337,10 @@ def start_dut(cfg: DutConfig, builds: dict | None = None) -> Dut:
     """Build/start (native, qemu) or open (serial) a board, wait for its IDENTIFY and codec session.
 
     `builds` caches native builds between calls (model -> executable or the build's error)."""
-    from toolchain.pipeline import get_model
-
     if cfg.kind not in KINDS:
         raise DutUnavailable(f"unknown DUT kind {cfg.kind!r}; choose one of {', '.join(KINDS)}")
     try:
-        fm = get_model(cfg.model)
+        fm = load_codec_model(cfg.model, cfg.models_dir)
     except Exception as e:  # noqa: BLE001
         raise DutFlashError(f"model {cfg.model!r}: {type(e).__name__}: {e}") from None
 
@@ -434,7 +433,11 @@ def _wait_identify(dut: Dut, died: Callable[[], str]) -> None:
 
 
 def window_bits(dut: Dut, X: np.ndarray, cs: CodecSession) -> list[tuple[bytes, int]]:
-    """ae_codec.encode of X with the session's parameters: what the board must send, window by window."""
+    """What the board must send, window by window, with the session's parameters: ae_codec.encode
+    (error-bounded codec) or ecg_dynamic.reference.encode (the ECG dynamic codec's C twin)."""
+    if is_dynamic(dut.fm):
+        from toolchain.codecs.ecg_dynamic import reference
+        return [(d, n) for d, n, _, _ in reference.encode(dut.fm, np.asarray(X), cs.eps, cs.latent_bits)]
     from toolchain.codecs import ae_codec
 
     return ae_codec.encode(dut.fm, np.asarray(X), cs.eps, cs.latent_bits, cs.mean_shift)

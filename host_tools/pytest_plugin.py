@@ -11,13 +11,15 @@ accepts that in the top-level conftest). Options:
     --dut-timeout 10             seconds to wait for the board's IDENTIFY
     --dut-exe "CMD ARGS"         native: run this program instead of building the app
     --dut-board riscv-qemu       qemu: the board definition
+    --dut-models-dir DIR         look for the board's model in DIR/<model> first (e.g. a folder holding
+                                 a development ecg-dynamic codec; default: models/)
     --hil-report PATH            also write each HIL test's outcome as JSON
 
 Write options whose value is a path as --port=/dev/ttyUSB0: before pytest knows this plugin's
 options it takes bare path-like arguments for test paths when it looks for its rootdir.
 
 Fixtures: `dut` (function scope; model --dut-model, or `request.param` when parametrized with
-indirect=True) and `dut_factory(model=None, capture=None, exe=None) -> Dut` for several boards or
+indirect=True) and `dut_factory(model=None, capture=None, exe=None, models_dir=None) -> Dut` for several boards or
 models in one test. Boards are closed at teardown; native builds are made once per session.
 
 A board that cannot be brought up fails the test's setup with DutFlashError (build, flash or
@@ -58,6 +60,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--dut-exe", default=None,
                 help="--dut native: run this command line as the firmware instead of building the app")
     g.addoption("--dut-board", default="riscv-qemu", help="--dut qemu: board definition (default riscv-qemu)")
+    g.addoption("--dut-models-dir", default=None,
+                help="folder to look for the board's model in first (<dir>/<model>); default: models/")
     g.addoption("--hil-report", default=None, help="write the HIL outcome of each test to this JSON file")
 
 
@@ -67,22 +71,28 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _config_for(config: pytest.Config, model: str | None, capture: Path | None) -> DutConfig:
+    models_dir = config.getoption("--dut-models-dir")
     return DutConfig(kind=config.getoption("--dut"), model=model or config.getoption("--dut-model"),
                      port=config.getoption("--port"), baud=config.getoption("--baud"),
                      timeout=config.getoption("--dut-timeout"), exe=config.getoption("--dut-exe"),
-                     board=config.getoption("--dut-board"), capture=capture)
+                     board=config.getoption("--dut-board"), capture=capture,
+                     models_dir=Path(models_dir) if models_dir else None)
 
 
 @pytest.fixture
 def dut_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Dut]]:
-    """make(model=None, capture=None, exe=None) -> a Dut that has identified itself; closed at teardown.
-    `exe` (native) runs that command line as the firmware, like --dut-exe for one board."""
+    """make(model=None, capture=None, exe=None, models_dir=None) -> a Dut that has identified itself;
+    closed at teardown. `exe` (native) runs that command line as the firmware, like --dut-exe for one
+    board; `models_dir` overrides --dut-models-dir for this board."""
     made: list[Dut] = []
 
-    def make(model: str | None = None, capture: Path | None = None, exe: str | None = None) -> Dut:
+    def make(model: str | None = None, capture: Path | None = None, exe: str | None = None,
+             models_dir: Path | None = None) -> Dut:
         cfg = _config_for(request.config, model, capture)
         if exe is not None:
             cfg.exe = exe
+        if models_dir is not None:
+            cfg.models_dir = Path(models_dir)
         d = start_dut(cfg, request.config.stash[_builds_key])
         made.append(d)
         return d

@@ -108,7 +108,7 @@ def test_mistyped_key_names_file_and_key(tmp_path: Path, old: str, new: str, key
 
 
 def test_shipped_config_and_cli(tmp_path: Path, capsys) -> None:
-    cfg = REPO / "configs" / "ecg_cost.toml"
+    cfg = REPO / "toolchain" / "codecs" / "ecg_dynamic" / "ecg_cost.toml"
     load_cost_config(cfg)
     out = tmp_path / "cost.csv"
     assert main(["--config", str(cfg), "--cg-lossless", "2.5", "--cg-dynamic", "40", "--csv", str(out)]) == 0

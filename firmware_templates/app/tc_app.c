@@ -1,8 +1,10 @@
 /* tinycodec link application (see tc_app.h and docs/protocol.md). Written for 16-bit int. */
 #include <stdint.h>
 
-#include "tc_app.h"
+/* First: the generated session header may size the app for its codec (TC_APP_MAX_PER_REPORT,
+ * TC_APP_BATCH_MAX, ...) before tc_app.h supplies the defaults. */
 #include "tc_app_session.h"
+#include "tc_app.h"
 #include "tc_codec.h"
 #include "tc_frame.h"
 #include "tc_hal.h"
@@ -11,11 +13,38 @@
 #include "tc_reporter.h"
 
 #define WINDOW_RECORD_MAX (4u + TC_OUT_BYTES)
-#define REPORT_MAX (TC_REPORT_MIN_SIZE + 2u + TC_APP_MAX_PER_REPORT * (6u + WINDOW_RECORD_MAX))
+/* The largest report of k windows: header, end mark, one descriptor, k triplets and records. */
+#define REPORT_WORST(k) (TC_REPORT_MIN_SIZE + 2ul + (k) * (6ul + WINDOW_RECORD_MAX)) /* no cast: #if uses it */
+#define REPORT_MAX REPORT_WORST(TC_APP_MAX_PER_REPORT)
 #if TC_APP_MTU
 #define CHUNK (TC_APP_MTU - TC_FRAME_OVERHEAD)
 #else
 #define CHUNK TC_FRAME_PAYLOAD_MAX
+#endif
+
+/* Sizes the link's fields and the framing must carry (the ECG codec's records reach 3.6 kB):
+ * a report's offsets and the reporter's buffer use are u16, a message has at most 255 fragments. */
+#if REPORT_MAX > 65535ul
+#error "TC_APP_MAX_PER_REPORT x TC_OUT_BYTES: a worst-case report exceeds the u16 offsets of docs/reports.md"
+#endif
+#if (REPORT_MAX + CHUNK - 1ul) / CHUNK > 255ul || (TC_APP_BATCH_MAX + CHUNK - 1ul) / CHUNK > 255ul
+#error "a worst-case report or batch needs more than 255 fragments at this MTU: lower TC_APP_MAX_PER_REPORT"
+#endif
+#if TC_APP_BATCH_MAX > 65535ul
+#error "TC_APP_BATCH_MAX: the reporter counts its buffer in u16"
+#endif
+
+#ifndef TC_APP_CHECK_WORST_REPORT
+#define TC_APP_CHECK_WORST_REPORT 0 /* 1: refuse a CONFIG whose max_batch a worst-case report exceeds */
+#endif
+#ifndef TC_APP_EPS_OK
+#define TC_APP_EPS_OK(eps) 1 /* every u16 eps is a valid error bound */
+#endif
+#ifndef TC_APP_BENCH_LO
+#define TC_APP_BENCH_LO TC_LO /* lowest sample of the bench windows */
+#endif
+#ifndef TC_M
+#define TC_M 0u /* IDENTIFY's m=: a codec without one latent size (ecg-dynamic: 128 / 64 / 32 by level) */
 #endif
 
 #ifndef TC_FW_HASH
@@ -137,10 +166,10 @@ static void finish_report(uint8_t flags)
     }
     const uint16_t n = tc_report_end(&app.rb, TC_APP_WINDOW_MS * app.in_report, flags);
     app.in_report = 0;
-    if (n) {
-        tc_reporter_submit(&app.rep, tc_hal_millis(), app.report_buf, n);
-    } else {
+    if (!n) {
         send_text(TC_MSG_ERROR, "report overflow");
+    } else if (!tc_reporter_submit(&app.rep, tc_hal_millis(), app.report_buf, n)) {
+        send_text(TC_MSG_ERROR, "report dropped: larger than the session's max_batch");
     }
 }
 
@@ -222,10 +251,11 @@ static void send_config(void)
 static void on_config(const uint8_t *p, uint16_t len, uint16_t seq)
 {
     /* u8 0x01, u16 eps, u8 latent_bits, u8 mean_shift, u8 per_report, u8 mode, u16 max_batch, u32 max_age_ms */
-    if (len != 13u || p[0] != TC_APP_CONFIG_CODEC || p[3] < 1u || p[3] > 14u || p[4] > 8u || p[5] < 1u ||
-        p[5] > TC_APP_MAX_PER_REPORT || p[6] > 1u || rd16(p + 7) > TC_APP_BATCH_MAX ||
-        rd16(p + 7) < TC_REPORT_BATCH_HEADER_SIZE + TC_REPORT_MIN_SIZE) {
-        ack(seq, 1);
+    if (len != 13u || p[0] != TC_APP_CONFIG_CODEC || !TC_APP_EPS_OK(rd16(p + 1)) || p[3] < 1u ||
+        p[3] > TC_MAX_LATENT_BITS || p[4] > 8u || p[5] < 1u || p[5] > TC_APP_MAX_PER_REPORT || p[6] > 1u ||
+        rd16(p + 7) > TC_APP_BATCH_MAX || rd16(p + 7) < TC_REPORT_BATCH_HEADER_SIZE + TC_REPORT_MIN_SIZE ||
+        (TC_APP_CHECK_WORST_REPORT && TC_REPORT_BATCH_HEADER_SIZE + REPORT_WORST((uint32_t)p[5]) > rd16(p + 7))) {
+        ack(seq, 1); /* refused: the codec would send nothing, or reports could not be buffered */
         return;
     }
     finish_report(0);
@@ -249,7 +279,7 @@ static void bench(uint32_t windows)
     for (uint32_t w = 0; w < windows; ++w) {
         for (uint16_t i = 0; i < TC_N; ++i) {
             seed = seed * 1103515245u + 12345u;
-            app.x[i] = (int16_t)(TC_LO + (int32_t)((w * 7u + i) % 64u) + (int32_t)((seed >> 16) & 7u));
+            app.x[i] = (int16_t)(TC_APP_BENCH_LO + (int32_t)((w * 7u + i) % 64u) + (int32_t)((seed >> 16) & 7u));
         }
         uint8_t imputed = 0;
         t0 = tc_hal_bench_counter();

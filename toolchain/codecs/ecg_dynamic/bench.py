@@ -27,7 +27,7 @@ COLUMNS = ["bound", "task", "method", "avg_cg_samples", "avg_cg_bits", "mean_tas
            "prd", "prdn", "beat_macro_f1", "qrs_se", "qrs_ppv", "segments",
            "exceed_rate", "cg_bits_mean_of_segments", "share_lossless", "share_l1", "share_l2", "share_l3",
            "beat_f1_S", "beat_f1_V", "bit_exact_segments", "instructions_per_segment", "cycles_per_segment",
-           "energy_compute_uj", "energy_radio_uj", "radio", "note"]
+           "energy_compute_uj", "energy_radio_uj", "radio", "prd_minmax", "note"]
 BOUNDS = {"beat": (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0), "rhythm": (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)}
 PAPER_BOUND = 0.75
 RADIO = "cc2420"

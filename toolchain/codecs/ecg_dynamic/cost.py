@@ -2,7 +2,7 @@
 
 Why: a compression gain is worth what it saves on the bill, and that depends on prices, retention
 and how often the history is decompressed, none of which the codec knows. Every parameter comes
-from a TOML file (configs/ecg_cost.toml) the user fills with their own numbers; the codec only
+from a TOML file (an example ships as toolchain/codecs/ecg_dynamic/ecg_cost.toml) the user fills with their own numbers; the codec only
 supplies its measured compression gains.
 
 Models:
@@ -192,11 +192,15 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+EXAMPLE_CONFIG = Path(__file__).with_name("ecg_cost.toml")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m toolchain.codecs.ecg_dynamic.cost",
                                  description="Yearly cloud cost of streaming ECG per operational model "
                                              "(costs in the config's currency).")
-    ap.add_argument("--config", required=True, help="cost config TOML (e.g. configs/ecg_cost.toml)")
+    ap.add_argument("--config", default=str(EXAMPLE_CONFIG),
+                    help="cost config TOML (default: the shipped example, whose numbers are placeholders)")
     ap.add_argument("--cg-lossless", type=float, required=True,
                     help="lossless compression gain in bits (raw bits / sent bits)")
     ap.add_argument("--cg-dynamic", type=float, required=True,

@@ -9,7 +9,9 @@ Counting:
   to lossless cannot violate it: the codec adds nothing there); exceed_rate: share of all segments
   whose real error at the chosen level exceeds the bound (includes the task's own errors on raw);
 - prd: 100 ||x - x^|| / ||x - 1024|| (the 11-bit ADC's baseline removed), prdn: on mean-removed
-  segments, both averaged over segments (lossless segments count with 0).
+  segments, both averaged over segments (lossless segments count with 0); prd_minmax: the paper's
+  published code's PRD, on windows min-max scaled to [0, 1] by the original's range (its DC stays in
+  the denominator, so it reads far lower than prd/prdn: only for comparison with such papers).
 Every figure is on the deployed path: the int8 encoder (tf.lite optimized kernels for bulk; the
 device equals the TFLite Micro reference, checked separately), B-bit latent, int8 decoders.
 """
@@ -156,6 +158,15 @@ def prd_pair(x: np.ndarray, xh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return prd, prdn
 
 
+def prd_minmax(x: np.ndarray, xh: np.ndarray) -> np.ndarray:
+    """PRD in % of min-max scaled windows (the Dynamic-Deep code's scoring), per segment."""
+    x = x.astype(np.float64)
+    lo, hi = x.min(1, keepdims=True), x.max(1, keepdims=True)
+    span = np.maximum(hi - lo, 1e-9)
+    xs, xhs = (x - lo) / span, (xh.astype(np.float64) - lo) / span
+    return 100 * np.linalg.norm(xs - xhs, axis=1) / np.maximum(np.linalg.norm(xs, axis=1), 1e-9)
+
+
 def summarize(ld: LevelData, lv: np.ndarray | None, task: str | None, bound: float | None,
               recon: np.ndarray | None = None, bits: np.ndarray | None = None,
               err: np.ndarray | None = None) -> dict:
@@ -174,7 +185,8 @@ def summarize(ld: LevelData, lv: np.ndarray | None, task: str | None, bound: flo
     row = {"avg_cg_samples": float(np.mean(cg_s)) if lv is not None else float("nan"),
            "avg_cg_bits": float(raw_bits * len(ld.x) / np.sum(bits)),
            "cg_bits_mean_of_segments": float(np.mean(raw_bits / bits)),
-           "prd": float(np.mean(prd)), "prdn": float(np.mean(prdn)), "segments": int(len(ld.x)),
+           "prd": float(np.mean(prd)), "prdn": float(np.mean(prdn)),
+           "prd_minmax": float(np.mean(prd_minmax(ld.x, recon))), "segments": int(len(ld.x)),
            "share_lossless": float(np.mean(~lossy)) if lv is not None else 0.0}
     for k in (1, 2, 3):
         row[f"share_l{k}"] = float(np.mean(lv == k)) if lv is not None else float("nan")

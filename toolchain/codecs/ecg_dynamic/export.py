@@ -51,8 +51,13 @@ def fast_interpreter(tfl: bytes, batch: int):
 
 
 def run_batched(tfl: bytes, x_int8: np.ndarray, batch: int = 64) -> list[np.ndarray]:
-    """All outputs of tfl on x_int8 (N, ...), in TFLite output order."""
-    ip = fast_interpreter(tfl, batch)
+    """All outputs of tfl on x_int8 (N, ...), in TFLite output order. Graphs whose reshapes carry a
+    fixed batch of 1 (the converter bakes it in) cannot be resized: those run one row at a time."""
+    try:
+        ip = fast_interpreter(tfl, batch)
+    except RuntimeError:
+        batch = 1
+        ip = fast_interpreter(tfl, batch)
     di = ip.get_input_details()[0]["index"]
     outs_d = ip.get_output_details()
     res = [[] for _ in outs_d]
