@@ -68,6 +68,8 @@ train-ecg: setup
 
 bench-ecg: setup
 	$(VENV)/bin/tinycodec bench-ecg $(if $(FULL),--full)
+	$(PY) -m toolchain.codecs.ecg_dynamic.kmodel --out results/ecg_kmodel.csv
+	$(PY) -m toolchain.codecs.ecg_dynamic.cost --from-bench results/ecg_dynamic.csv --csv results/ecg_cost.csv
 
 bench-nn: setup
 	$(VENV)/bin/tinycodec bench-nn

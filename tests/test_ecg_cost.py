@@ -124,3 +124,15 @@ def test_write_cost_csv_roundtrip(tiny: Path, tmp_path: Path) -> None:
     write_cost_csv(rows, tmp_path / "c.csv")
     back = list(csv.DictReader(open(tmp_path / "c.csv")))
     assert float(back[2]["total"]) == pytest.approx(rows[2]["total"])
+
+
+def test_gains_from_a_bench_csv(tmp_path: Path) -> None:
+    from toolchain.codecs.ecg_dynamic.cost import gains_from_bench
+    p = tmp_path / "ecg_dynamic.csv"
+    p.write_text("bound,task,method,avg_cg_bits\n,beat,lossless,2.5\n0.5,rhythm,dynamic,40\n"
+                 "0.75,rhythm,dynamic,55.5\n0.75,beat,dynamic,70\n")
+    assert gains_from_bench(p, "rhythm", 0.75) == (2.5, 55.5)
+    with pytest.raises(ValueError, match="no row with method dynamic, task rhythm, bound 0.9"):
+        gains_from_bench(p, "rhythm", 0.9)
+    with pytest.raises(ValueError, match="no such bench CSV"):
+        gains_from_bench(tmp_path / "missing.csv")

@@ -195,22 +195,55 @@ def format_table(rows: list[dict]) -> str:
 EXAMPLE_CONFIG = Path(__file__).with_name("ecg_cost.toml")
 
 
+def gains_from_bench(path: str | Path, task: str = "rhythm", bound: float = 0.75) -> tuple[float, float]:
+    """(lossless, dynamic) average CG in bits from a bench-ecg CSV; errors name the file and the row."""
+    path = Path(path)
+    try:
+        rows = list(csv.DictReader(open(path, newline="")))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such bench CSV (make bench-ecg writes results/ecg_dynamic.csv)") from None
+
+    def pick(method: str, want_bound: bool) -> float:
+        for r in rows:
+            if r.get("method") == method and (not want_bound or (r.get("task") == task and r.get("bound")
+                                                                  and math.isclose(float(r["bound"]), bound))):
+                try:
+                    return float(r["avg_cg_bits"])
+                except (KeyError, ValueError):
+                    raise ValueError(f"{path}: row {method} has no numeric avg_cg_bits") from None
+        what = f"method {method}" + (f", task {task}, bound {bound:g}" if want_bound else "")
+        raise ValueError(f"{path}: no row with {what}")
+
+    return pick("lossless", False), pick("dynamic", True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m toolchain.codecs.ecg_dynamic.cost",
                                  description="Yearly cloud cost of streaming ECG per operational model "
                                              "(costs in the config's currency).")
     ap.add_argument("--config", default=str(EXAMPLE_CONFIG),
                     help="cost config TOML (default: the shipped example, whose numbers are placeholders)")
-    ap.add_argument("--cg-lossless", type=float, required=True,
+    ap.add_argument("--cg-lossless", type=float, default=None,
                     help="lossless compression gain in bits (raw bits / sent bits)")
-    ap.add_argument("--cg-dynamic", type=float, required=True,
+    ap.add_argument("--cg-dynamic", type=float, default=None,
                     help="Dynamic-Deep compression gain in bits (raw bits / sent bits)")
+    ap.add_argument("--from-bench", type=Path, default=None, metavar="CSV",
+                    help="take both gains from a bench-ecg CSV (results/ecg_dynamic.csv): the 'lossless' "
+                         "row and the 'dynamic' row of --task at --bound")
+    ap.add_argument("--task", default="rhythm", help="with --from-bench: the bounded task (default rhythm)")
+    ap.add_argument("--bound", type=float, default=0.75, help="with --from-bench: the bound (default 0.75)")
     ap.add_argument("--decode-rate", type=float, default=None,
                     help="measured Dynamic-Deep decode throughput, segments per vCPU-second "
                          "(default: the config's)")
     ap.add_argument("--csv", default=None, help="also write the rows to this CSV")
     a = ap.parse_args(argv)
     try:
+        if a.from_bench is not None:
+            lossless, dynamic = gains_from_bench(a.from_bench, a.task, a.bound)
+            a.cg_lossless = lossless if a.cg_lossless is None else a.cg_lossless
+            a.cg_dynamic = dynamic if a.cg_dynamic is None else a.cg_dynamic
+        if a.cg_lossless is None or a.cg_dynamic is None:
+            raise ValueError("give --cg-lossless and --cg-dynamic, or --from-bench CSV")
         cfg = load_cost_config(a.config)
         rows = yearly_costs(cfg, a.cg_lossless, a.cg_dynamic, a.decode_rate)
     except ValueError as e:
