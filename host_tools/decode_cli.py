@@ -13,8 +13,8 @@ folder, $TINYCODEC_ECG_DYNAMIC or models/ecg-dynamic; --models-dir DIR looks in 
 --out PATH --format csv|wfdb|parquet (default: from PATH's suffix) writes the decoded samples in
 native units; samples lost on the link or missing at the sensor are written empty (CSV), null
 (Parquet) or as WFDB's invalid sample. For the ECG dynamic codec, CSV and Parquet also get
-per-sample `level` and `flag` columns, and WFDB an annotation file <record>.lvl (one note per
-segment at its first sample: "level=2 cg=32 flag=none").
+per-sample `level` and `flag` columns, and WFDB an annotation file <record>.lvl (one '='
+annotation per segment at its first sample, aux_note "level=2 cg=32 flag=none").
 --duration S stops a port or UDP source after S seconds (default: until Ctrl-C).
 
 Progress (windows, frames, CRC failures, sequence gaps, resyncs) goes to stderr; the final

@@ -71,10 +71,12 @@ def is_dynamic(model) -> bool:
 
 def load_codec_model(name: str, models_dir: str | Path | None = None):
     """The model a board names in IDENTIFY: "ecg-dynamic" (or a codec folder with codec.json in
-    models_dir) -> load_dynamic (models_dir/<name>, else $TINYCODEC_ECG_DYNAMIC or models/ecg-dynamic);
-    any other name -> the error-bounded codec's get_model (models_dir/<name>/model.json if given)."""
+    models_dir) -> load_dynamic, any other name -> the error-bounded codec's get_model. models_dir is
+    looked in first: models_dir/<name> when that folder exists, else the default place
+    ($TINYCODEC_ECG_DYNAMIC or models/ecg-dynamic; models/<name>/model.json)."""
     from toolchain.link.app import load_app_model
-    return load_app_model(name, Path(models_dir) if models_dir else None)
+    here = Path(models_dir) if models_dir and (Path(models_dir) / name).is_dir() else None
+    return load_app_model(name, here)
 
 
 @dataclass

@@ -15,6 +15,7 @@ DutFlashError (the firmware could not be built, flashed or started, or died), Du
 """
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import struct
 import time
@@ -67,7 +68,7 @@ class DutConfig:
     exe: str | None = None  # native: this command line instead of the built app
     board: str = "riscv-qemu"  # qemu: the board definition (targets/<board>)
     capture: Path | None = None  # write every byte received here
-    models_dir: Path | None = None  # look for <models_dir>/<model> first (ecg-dynamic: its codec folder)
+    models_dir: Path | None = None  # <models_dir>/<model> if that folder exists (ecg-dynamic: its codec folder)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,11 @@ class Dut:
     def configure(self, eps: int | None = None, latent_bits: int | None = None, mean_shift: int = 0,
                   per_report: int = 1, mode: int = 0, max_batch: int = 4096, max_age_ms: int = 360_000,
                   timeout: float = 10.0) -> CodecSession:
-        """Set the codec session (eps defaults to the model's first spec eps); waits for the board's echo."""
+        """Set the codec session (eps defaults to the model's first spec eps, else the board's); waits
+        for the board's echo. ValueError (before sending) for a session the ECG app is built to refuse."""
+        from toolchain.link.app import check_session_fits
+
+        check_session_fits(self.fm, per_report, max_batch)
         if eps is None:
             eps = self.spec_eps if self.spec_eps is not None else self.decoder.codec.eps
         bits = latent_bits if latent_bits is not None else self.fm.latent_bits
@@ -337,6 +342,8 @@ def start_dut(cfg: DutConfig, builds: dict | None = None) -> Dut:
     """Build/start (native, qemu) or open (serial) a board, wait for its IDENTIFY and codec session.
 
     `builds` caches native builds between calls (model -> executable or the build's error)."""
+    if cfg.models_dir is not None and not (Path(cfg.models_dir) / cfg.model).is_dir():
+        cfg = dataclasses.replace(cfg, models_dir=None)  # "first": a model not in models_dir is the default one
     if cfg.kind not in KINDS:
         raise DutUnavailable(f"unknown DUT kind {cfg.kind!r}; choose one of {', '.join(KINDS)}")
     try:

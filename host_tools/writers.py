@@ -2,8 +2,10 @@
 
 The ECG dynamic codec's segments (`segments`: level and flag of each decoded segment) go along:
 CSV and Parquet get per-sample `level` and `flag` columns (empty / null where no segment was
-decoded), WFDB an annotation file <record>.lvl with one comment annotation ('"') per segment at
-its first sample, aux_note "level=2 cg=32 flag=none".
+decoded), WFDB an annotation file <record>.lvl with one measurement annotation ('=') per segment
+at its first sample, aux_note "level=2 cg=32 flag=none". Not a comment annotation ('"'): WFDB
+readers take a comment at sample 0 for a file definition (wfdb.rdann drops it), and the first
+segment starts there.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import numpy as np
 
 FORMATS = ("csv", "wfdb", "parquet")
 LEVEL_ANN_EXT = "lvl"      # WFDB annotation file of the segments' levels
-NOTE_SYMBOL = '"'          # WFDB's comment annotation: the text is in aux_note
+NOTE_SYMBOL = "="          # WFDB's measurement annotation: the text is in aux_note
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,29 @@ def worst_report_bytes(out_bytes: int, per_report: int) -> int:
     return REPORT_MIN_SIZE + REPORT_DESC_HEAD + per_report * (REPORT_TRIPLET + WINDOW_HEADER + out_bytes)
 
 
+def ecg_batch_max() -> int:
+    """The ECG app's TC_APP_BATCH_MAX: one worst-case report of ECG_MAX_PER_REPORT windows, batched."""
+    from toolchain.codecs.ecg_dynamic.device import out_bytes
+    return BATCH_HEADER + worst_report_bytes(out_bytes(), ECG_MAX_PER_REPORT)
+
+
+def check_session_fits(fm: AppModel, per_report: int, max_batch: int) -> None:
+    """ValueError naming the limit when the ECG app would refuse a codec session (ACK status 1):
+    more than ECG_MAX_PER_REPORT windows a report, or a max_batch that a worst-case report of
+    per_report windows exceeds (the reporter drops a report larger than max_batch, in any mode).
+    The error-bounded app's limits are unchanged (tc_app.h) and not checked here."""
+    if not isinstance(fm, DynamicModel):
+        return
+    from toolchain.codecs.ecg_dynamic.device import out_bytes
+    if not 1 <= per_report <= ECG_MAX_PER_REPORT:
+        raise ValueError(f"{fm.name}: per_report {per_report}: its link application takes 1..{ECG_MAX_PER_REPORT} "
+                         f"windows a report (records reach {out_bytes()} B; toolchain/link/app.py ECG_MAX_PER_REPORT)")
+    need = BATCH_HEADER + worst_report_bytes(out_bytes(), per_report)
+    if not need <= max_batch <= ecg_batch_max():
+        raise ValueError(f"{fm.name}: max_batch {max_batch} B with per_report {per_report}: a worst-case report "
+                         f"needs {need} B (the board refuses less; at most {ecg_batch_max()} B, TC_APP_BATCH_MAX)")
+
+
 def _source_of(name: str) -> str | None:
     try:
         from ..train.datasets import load_specs
@@ -122,7 +145,7 @@ def _dynamic_limits() -> list[str]:
         f"/* ECG dynamic codec: records up to {out_bytes()} B (TC_OUT_BYTES); at most {ECG_MAX_PER_REPORT} a report, "
         f"a worst-case report is {worst} B */",
         f"#define TC_APP_MAX_PER_REPORT {ECG_MAX_PER_REPORT}u",
-        f"#define TC_APP_BATCH_MAX {BATCH_HEADER + worst}u /* delayed mode holds one worst-case report */",
+        f"#define TC_APP_BATCH_MAX {ecg_batch_max()}u /* delayed mode holds one worst-case report */",
         "#define TC_APP_CHECK_WORST_REPORT 1 /* refuse a CONFIG whose max_batch a worst-case report exceeds */",
         f"#define TC_APP_EPS_OK(eps) (((eps) >> {TASK_SHIFT}) < {N_TASK_CODES}u) /* tasks 8..15: tc_encode refuses */",
         f"#define TC_APP_BENCH_LO {ECG_BENCH_LO} /* bench windows around mid-scale, so the encoder network runs */",
