@@ -259,3 +259,18 @@ def test_c_bit_exact_on_k210_qemu(dm, tmp_path):
         assert all(g.instructions and g.instructions > 0 for g in got)
     assert stats["arena_bytes"] > 0 and stats["flash_bytes"] > stats["weight_bytes"]
     assert stats["ram_bytes"] >= stats["arena_bytes"]
+
+
+def test_per_task_threshold_scales(dm):
+    """The heads predict pred_scale[t] x the error: the threshold of task t scales with it."""
+    import dataclasses
+    d = dataclasses.replace(dm, pred_scale=(1.0, 40.0, 0.5, 0.25))
+    s, zp = dm.outputs["errors"].scale, dm.outputs["errors"].zero_point
+    for task, k in enumerate(d.pred_scale):
+        mult = int(round(65536 * k / (1000 * s)))
+        assert ref.err_mult(d, task) == mult
+        for b in (0, 1, 40, 750, 4095):
+            assert ref.thresholds(d, ref.make_eps(task, b)) == zp + ((b * mult) >> 16)
+    assert ref.thresholds(d, ref.make_eps(1, 100)) > ref.thresholds(d, ref.make_eps(0, 100))
+    # forced levels ignore the bound
+    assert [ref.select_level(d, np.full(12, 127), e) for e in FORCED] == [0, 1, 2, 3]

@@ -106,8 +106,9 @@ def test_kmodel_compiles_and_the_simulator_agrees_with_tflite(report, dm):
             assert o["max_abs_diff_lsb"] <= LATENT_MAX_LSB, (name, o)
     lv = report["level"]
     assert lv["task"] == "rhythm" and lv["task_index"] == 2
+    t = lv["task_index"]
     assert lv["threshold_q"] == dm.outputs["errors"].zero_point + (
-        (750 * int(round(65536 / (1000 * dm.outputs["errors"].scale)))) >> 16)
+        (750 * int(round(65536 * dm.pred_scale[t] / (1000 * dm.outputs["errors"].scale)))) >> 16)
     assert sum(lv["levels_tflite"]) == sum(lv["levels_sim"]) == N_SEG
     assert 0 <= lv["mismatch_share"] <= lv["mismatch_share_worst_threshold"] <= 1
 

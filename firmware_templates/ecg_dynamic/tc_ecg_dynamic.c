@@ -165,11 +165,13 @@ static void tc_quantize_input(const int16_t *x, int16_t m, int8_t *q)
     }
 }
 
+static const int32_t tc_err_mult[TC_ED_N_PRED] = TC_ED_ERR_MULTS;
+
 /* The highest CG (level 3, 2, 1) whose int8 predicted error of `task` is within the bound:
- * q <= zp_e + floor(bound_milli * err_mult / 2^16); 0 (lossless) if none is. */
+ * q <= zp_e + floor(bound_milli * err_mult[task] / 2^16); 0 (lossless) if none is. */
 static uint8_t tc_select(const int8_t *errors, uint8_t task, uint16_t bound_milli)
 {
-    const int32_t t = TC_ED_ERR_ZP + (int32_t)(((int64_t)bound_milli * TC_ED_ERR_MULT) >> 16);
+    const int32_t t = TC_ED_ERR_ZP + (int32_t)(((int64_t)bound_milli * tc_err_mult[task]) >> 16);
     uint8_t level;
     for (level = 3; level >= 1; level--)
         if (errors[TC_ED_N_PRED * (level - 1u) + task] <= t) return level;

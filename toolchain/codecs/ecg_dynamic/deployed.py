@@ -61,6 +61,10 @@ class DynamicModel:
     decoder_q: dict[int, dict[str, TensorQ]]
     task_weights: dict[str, float]
     meta: dict = field(default_factory=dict)
+    # The heads predict pred_scale[t] * error of task t (beat, rpeak, rhythm, weighted), so that
+    # tasks of very different magnitudes share the one int8 errors output without an R-peak BCE of
+    # 0.01 rounding to zero; the device folds the scale into its per-task threshold multiplier.
+    pred_scale: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)
 
     mode = "ecg-dynamic"
 
@@ -101,9 +105,17 @@ def load_dynamic(where: str | os.PathLike | None = None) -> DynamicModel:
             input_q=_tq(c["input"]), outputs={k: _tq(v) for k, v in c["outputs"].items()},
             output_order=list(c["output_order"]),
             decoder_q={int(k): {io: _tq(v) for io, v in d.items()} for k, d in c["decoders"].items()},
-            task_weights={k: float(v) for k, v in c["task_weights"].items()}, meta=c.get("meta", {}))
+            task_weights={k: float(v) for k, v in c["task_weights"].items()}, meta=c.get("meta", {}),
+            pred_scale=_pred_scale(c.get("pred_scale", [1.0] * N_PRED), cj))
     except (KeyError, TypeError, ValueError) as e:
         raise DynamicModelError(f"{cj}: malformed ({type(e).__name__}: {e})") from None
+
+
+def _pred_scale(v, where: Path) -> tuple[float, ...]:
+    s = tuple(float(x) for x in v)
+    if len(s) != N_PRED or not all(x > 0 for x in s):
+        raise DynamicModelError(f"{where}: pred_scale must be {N_PRED} positive numbers, got {v}")
+    return s
 
 
 def _io(tfl: bytes) -> tuple[dict, list[dict]]:
@@ -128,7 +140,8 @@ def _name_outputs(outs: list[dict]) -> list[str]:
 
 
 def export(root: Path, encoder_tflite: bytes, decoder_tflites: dict[int, bytes], latent_bits: int,
-           task_weights: dict[str, float], meta: dict | None = None) -> DynamicModel:
+           task_weights: dict[str, float], meta: dict | None = None,
+           pred_scale: tuple[float, ...] | None = None) -> DynamicModel:
     """Write the folder (tflites + codec.json) and load it back."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "encoder.tflite").write_bytes(encoder_tflite)
@@ -143,6 +156,7 @@ def export(root: Path, encoder_tflite: bytes, decoder_tflites: dict[int, bytes],
         decs[str(lv)] = {"input": di, "output": do[0]}
     c = {"name": NAME, "n": SEG_N, "latent_bits": int(latent_bits), "input": i,
          "outputs": {n: o for n, o in zip(names, outs)}, "output_order": names,
-         "decoders": decs, "task_weights": task_weights, "meta": meta or {}}
+         "decoders": decs, "task_weights": task_weights,
+         "pred_scale": [float(x) for x in (pred_scale or [1.0] * N_PRED)], "meta": meta or {}}
     (root / "codec.json").write_text(json.dumps(c, indent=1) + "\n")
     return load_dynamic(root)

@@ -25,7 +25,7 @@ from . import ADC_BITS, SEG_N
 from .bitstream import WORST_CASE_BITS
 from .deployed import DynamicModel
 from .model import LATENT_LEN, N_PRED
-from .reference import err_mult
+from .reference import err_mults
 
 TEMPLATES = paths.templates_dir() / "ecg_dynamic"
 HARNESS_DIR = paths.templates_dir()
@@ -62,14 +62,15 @@ def out_bytes() -> int:
 
 def _constants(dm: DynamicModel) -> dict:
     """The integers the C needs, checked against its arithmetic."""
-    in_mult, e_mult = dm.in_mult, err_mult(dm)
+    in_mult, e_mults = dm.in_mult, err_mults(dm)
     if ADC_MAX * abs(in_mult) + 32768 > INT32_MAX:
         raise DeviceCodecError(f"in_mult {in_mult} (input scale {dm.input_q.scale}) overflows the int32 "
                                f"input quantization ((x - m) * in_mult for |x - m| <= {ADC_MAX})")
-    if not 0 < e_mult <= INT32_MAX:
-        raise DeviceCodecError(f"err_mult {e_mult} (errors scale {dm.outputs['errors'].scale}) is not a "
-                               f"positive int32")
-    return {"in_mult": in_mult, "err_mult": e_mult}
+    for t, m in enumerate(e_mults):
+        if not 0 < m <= INT32_MAX:
+            raise DeviceCodecError(f"err_mult {m} of task {t} (errors scale {dm.outputs['errors'].scale}, "
+                                   f"pred_scale {dm.pred_scale[t]}) is not a positive int32")
+    return {"in_mult": in_mult, "err_mults": e_mults, "pred_scale": list(dm.pred_scale)}
 
 
 def _config(dm: DynamicModel, gen, board_name: str) -> dict:

@@ -50,10 +50,9 @@ def flags(x_adu: np.ndarray) -> np.ndarray:
     return f
 
 
-def thresholds_q(dm: DynamicModel, bound_milli: int) -> int:
-    o = dm.outputs["errors"]
-    mult = int(round(65536.0 / (1000.0 * o.scale)))
-    return o.zero_point + ((int(bound_milli) * mult) >> 16)
+def thresholds_q(dm: DynamicModel, bound_milli: int, task: int = 0) -> int:
+    from .reference import threshold_q
+    return threshold_q(dm, task, bound_milli)
 
 
 @dataclass
@@ -113,7 +112,7 @@ def level_data(dm: DynamicModel, tasks, records, bits: int | None = None) -> Lev
 def select_dynamic(dm: DynamicModel, ld: LevelData, task: str, bound: float) -> np.ndarray:
     """The device's choice per segment (integer thresholds on the int8 predictions)."""
     t = TASK_IDS[task]
-    thr = thresholds_q(dm, int(round(bound * 1000)))
+    thr = thresholds_q(dm, int(round(bound * 1000)), t)
     lv = np.zeros(len(ld.x), np.int8)
     for level in LOSSY_LEVELS:   # ascending: a higher CG that passes overwrites
         lv[ld.pred_q[level][:, t] <= thr] = level

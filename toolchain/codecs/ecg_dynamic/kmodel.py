@@ -299,10 +299,11 @@ def kmodel_report(dm: DynamicModel, x_adu: np.ndarray, work: Path, calib_adu: np
                          "sim_vs_twin_mean_lsb": float(np.abs(yc - tw).mean() / oq.scale)}
 
     t = TASK_IDS[TASK]
-    thr = thresholds_q(dm, BOUND_MILLI)
+    thr = thresholds_q(dm, BOUND_MILLI, t)
     lv_ref = select_levels(ref["errors"], thr, t)
     lv_sim = select_levels(sim_q["errors"], thr, t)
-    by_task = {task: _mismatch(select_levels(ref["errors"], thr, i), select_levels(sim_q["errors"], thr, i))
+    by_task = {task: _mismatch(select_levels(ref["errors"], thresholds_q(dm, BOUND_MILLI, i), i),
+                               select_levels(sim_q["errors"], thresholds_q(dm, BOUND_MILLI, i), i))
                for task, i in TASK_IDS.items()}
     sweep = {k: _mismatch(select_levels(ref["errors"], k, t), select_levels(sim_q["errors"], k, t))
              for k in range(-128, 128)}

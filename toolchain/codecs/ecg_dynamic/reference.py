@@ -41,16 +41,26 @@ def make_eps(task: int, bound_milli: int = 0) -> int:
     return (task << TASK_SHIFT) | bound_milli
 
 
-def err_mult(dm: DynamicModel) -> int:
-    """round(65536 / (1000 s_e)): thousandths of the bound -> the errors output's int8 steps, Q16."""
-    return int(round(65536.0 / (1000.0 * dm.outputs["errors"].scale)))
+def err_mults(dm: DynamicModel) -> list[int]:
+    """Per selecting task t: round(65536 * pred_scale[t] / (1000 s_e)), thousandths of the bound ->
+    the errors output's int8 steps of that task's (scaled) prediction, Q16."""
+    return [int(round(65536.0 * s / (1000.0 * dm.outputs["errors"].scale))) for s in dm.pred_scale]
+
+
+def err_mult(dm: DynamicModel, task: int = 0) -> int:
+    return err_mults(dm)[task]
+
+
+def threshold_q(dm: DynamicModel, task: int, bound_milli: int) -> int:
+    """zp_e + floor(bound_milli * err_mult[task] / 65536): a prediction q passes when q <= it."""
+    return dm.outputs["errors"].zero_point + ((int(bound_milli) * err_mult(dm, task)) >> 16)
 
 
 def thresholds(dm: DynamicModel, eps: int) -> int:
-    """The int8 threshold t = zp_e + floor(bound_milli * err_mult / 65536) the predictions are
-    compared with (a prediction q passes when q <= t). Integer only (64-bit product in the C)."""
-    _, bound = parse_eps(eps)
-    return dm.outputs["errors"].zero_point + ((bound * err_mult(dm)) >> 16)
+    """The int8 threshold the predictions of eps's task are compared with (a prediction q passes
+    when q <= t). Integer only (64-bit product in the C). Forced tasks (4..7) get task 0's."""
+    task, bound = parse_eps(eps)
+    return threshold_q(dm, task if task < N_SELECT_TASKS else 0, bound)
 
 
 def quantize_input(dm: DynamicModel, values: np.ndarray, mean: int) -> np.ndarray:

@@ -27,7 +27,7 @@ from ... import paths
 from . import LOSSY_LEVELS, SEG_N, TASKS
 from .model import N_PRED, codec
 
-LATENT_BITS = 6
+LATENT_BITS = 7
 SEED = 0
 
 
@@ -35,7 +35,7 @@ SEED = 0
 class TrainConfig:
     epochs1: int = 20
     epochs2: int = 4
-    epochs3: int = 12
+    epochs3: int = 16
     batch: int = 32
     lr1: float = 2e-3
     lr2: float = 5e-4
