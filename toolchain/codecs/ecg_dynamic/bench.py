@@ -161,14 +161,37 @@ def selection_rows(dm, ld: LevelData, tasks, sc: Scorer) -> list[dict]:
     return rows
 
 
-def device_rows(dm, ld: LevelData, boards: list[str], n: int, eps: int) -> list[dict]:
-    """Bit-exactness and cost of the deployed encoder + selector on the family twins."""
+def _energy_board(board):
+    """The board whose clock, supply and current price the instructions: the board itself, or for
+    an emulated twin without its own figures the real board it emulates ([cpu] twin_of)."""
+    from ...boards import load_board
+    if board.active_current_a and board.voltage_v:
+        return board, ""
+    real = board.raw.get("cpu", {}).get("twin_of")
+    if real:
+        rb = load_board(real)
+        if rb.active_current_a and rb.voltage_v:
+            return rb, f"energy figures of {real} (the board {board.name} emulates)"
+    return board, ""
+
+
+def ds2_device_segments(n: int, records=None) -> np.ndarray:
+    """n segments evenly spaced over the DS2 records, int64 adu (the device rows' inputs)."""
+    from ...data import mitdb_split
+    from .segments import record_segments
+    X = np.concatenate([record_segments(r).x for r in (records or mitdb_split()["test"])])
+    return X[np.linspace(0, len(X) - 1, n).round().astype(int)]
+
+
+def device_rows(dm, X_all: np.ndarray, boards: list[str], n: int, eps: int) -> list[dict]:
+    """Bit-exactness and cost of the deployed encoder + selector on the family twins, on n segments
+    evenly spaced over X_all (S, 2048)."""
     from ...boards import load_board
     from ...bench.energy import get_radio, mcu_energy_per_cycle_j, radio_energy_j
     from .device import run_on_board
     from .reference import encode
-    idx = np.linspace(0, len(ld.x) - 1, n).round().astype(int)
-    X = ld.x[idx].astype(np.int16)
+    idx = np.linspace(0, len(X_all) - 1, n).round().astype(int)
+    X = np.asarray(X_all)[idx].astype(np.int16)
     ref = encode(dm, X, eps, dm.latent_bits)
     radio = get_radio(RADIO)
     rows = []
@@ -188,8 +211,8 @@ def device_rows(dm, ld: LevelData, boards: list[str], n: int, eps: int) -> list[
         row["avg_cg_bits"] = SEG_N * ADC_BITS * n / bits.sum()
         instr = [g.instructions for g in got if getattr(g, "instructions", None) is not None]
         cyc = [g.cycles for g in got if getattr(g, "cycles", None) is not None]
-        board = load_board(b)
-        note = [f"{time.time() - t0:.0f} s"]
+        board, whose = _energy_board(load_board(b))
+        note = [f"{time.time() - t0:.0f} s"] + ([whose] if whose else [])
         if instr:
             row["instructions_per_segment"] = float(np.mean(instr))
         if cyc:
@@ -276,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--boards", nargs="*", default=["native", "k210-qemu", "cortex-m-qemu", "msp430f1611"])
     ap.add_argument("--device-segments", type=int, default=128)
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--device-only", action="store_true",
+                    help="rerun only the device rows of --boards and keep every other row of --out")
     ap.add_argument("--full", action="store_true", help="1024 device segments per board instead of 128")
     ap.add_argument("--out", type=Path, default=paths.results_dir() / "ecg_dynamic.csv")
     a = ap.parse_args(argv)
@@ -283,8 +308,12 @@ def main(argv: list[str] | None = None) -> int:
         a.device_segments = max(a.device_segments, 1024)
     t0 = time.time()
     dm = load_dynamic(a.model)
-    tasks = load_tasks()
+    from .deployed import TASK_IDS
+    eps = TASK_IDS["rhythm"] << 12 | int(PAPER_BOUND * 1000)
     records = a.records or mitdb_split()["test"]
+    if a.device_only:
+        return _rerun_devices(dm, a, records, eps)
+    tasks = load_tasks()
     _log(f"{len(records)} DS2 records: reconstructions and task errors per level")
     ld = level_data(dm, tasks, records)
     _log(f"{len(ld.x)} segments ({time.time() - t0:.0f} s); detector and beat classifier per level")
@@ -297,12 +326,23 @@ def main(argv: list[str] | None = None) -> int:
                    if r["method"] in ("fixed-16", "fixed-32", "fixed-64") and r["task"] == TASK_NAMES[0]
                    or (r["method"] == "dynamic" and r["task"] in ("beat", "rhythm") and r["bound"] == PAPER_BOUND)}
         rows += _baseline_rows(ld, tasks, sc, bits_of, quick=False)
-    from .deployed import TASK_IDS
-    eps = TASK_IDS["rhythm"] << 12 | int(PAPER_BOUND * 1000)
-    rows += device_rows(dm, ld, a.boards, a.device_segments, eps)
+    rows += device_rows(dm, ld.x, a.boards, a.device_segments, eps)
     write_csv(rows, a.out)
     pngs = plot([r for r in rows if not r["method"].startswith("device")], a.out.parent)
     _log(f"wrote {a.out} ({len(rows)} rows) and {', '.join(p.name for p in pngs)} in {time.time() - t0:.0f} s")
+    return 0
+
+
+def _rerun_devices(dm, a, records, eps: int) -> int:
+    if not a.out.is_file():
+        print(f"bench-ecg: --device-only needs an existing {a.out} (run the whole bench first)", file=sys.stderr)
+        return 2
+    with open(a.out, newline="") as f:
+        keep = [r for r in csv.DictReader(f) if r["method"] not in {f"device:{b}" for b in a.boards}]
+    rows = keep + device_rows(dm, ds2_device_segments(a.device_segments, records), a.boards,
+                              a.device_segments, eps)
+    write_csv(rows, a.out)
+    _log(f"rewrote the device rows of {', '.join(a.boards)} in {a.out}")
     return 0
 
 
