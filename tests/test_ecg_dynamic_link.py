@@ -223,3 +223,36 @@ def test_decode_writes_levels_to_wfdb_csv_and_parquet(board, dm: DynamicModel, m
         np.testing.assert_array_equal(col[valid], values[valid], err_msg=what)
         np.testing.assert_array_equal(d["level"].to_numpy(dtype=int), levels, err_msg=what)
         np.testing.assert_array_equal(d["flag"].astype(str).to_numpy(), flags, err_msg=what)
+
+
+# ---------------------------------------------------------------- flashing the trained codec
+
+
+def _trained():
+    from toolchain.codecs.ecg_dynamic.deployed import default_dir, load_dynamic
+    if not (default_dir() / "codec.json").is_file():
+        pytest.fail(f"no trained codec at {default_dir()} (models/ecg-dynamic is committed)")
+    return load_dynamic(default_dir())
+
+
+def test_flash_refuses_a_board_the_codec_does_not_fit(capsys):
+    from toolchain.cli import main as tinycodec
+    _trained()
+    assert tinycodec(["flash", "--model", "ecg-dynamic", "--target", "msp430f1611"]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit msp430f1611" in err and "RAM needs" in err and "Traceback" not in err
+
+
+def test_flash_k210_writes_the_ecg_serve_image_through_kflash():
+    """tinycodec flash --model ecg-dynamic --target k210 -> kflash -> a fake K210 ISP peer on a pty:
+    the image it received is the serve image build_on_board makes."""
+    from host_tools.testing.fake_k210_isp import FakeK210
+    from toolchain.cli import main as tinycodec
+    from toolchain.codecs.ecg_dynamic.device import build_on_board
+    dm = _trained()
+    with FakeK210() as k:
+        assert tinycodec(["flash", "--model", "ecg-dynamic", "--target", "k210", "--port", k.port,
+                          "--baud", "1500000"]) == 0
+        assert k.wait_rebooted(5)
+        img = k.firmware()
+    assert img.data == build_on_board(dm, "k210").result.image.read_bytes()

@@ -146,8 +146,13 @@ def cmd_decode(args) -> int:
 
 
 def cmd_flash(args) -> int:
+    from .boards import load_board
     from .flash import flash
-    fm, b = _load(args)
+    from .link.app import is_dynamic, load_app_model
+    if is_dynamic(args.model, getattr(args, "models_dir", None)):
+        fm, b = load_app_model(args.model, getattr(args, "models_dir", None)), load_board(args.target)
+    else:
+        fm, b = _load(args)
     return flash(fm, b, port=args.port, driver=args.driver, baud=args.baud, isp_board=args.board,
                  models_dir=getattr(args, "models_dir", None))
 

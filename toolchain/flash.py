@@ -9,6 +9,10 @@ flasher named in [flasher] of targets/<board>/board.toml:
   and `baud` its serial port and speed; the raw BIN is written to SPI flash.
 - pyocd / openocd (Cortex-M boards) through the probe's USB.
 - native: the link application starts behind a pseudo-terminal, as a plugged-in board appears.
+
+The ECG dynamic codec (a DynamicModel) flashes the same way: the link application where the family
+flashes that, else its serve image (toolchain/codecs/ecg_dynamic/device.build_on_board), which
+refuses with the numbers a board it does not fit (FitError).
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import os
 
 from .boards import Board
 from .families.common import BuildResult
+from .codecs.ecg_dynamic.deployed import DynamicModel
 from .quant.fixed_point import FixedModel
 
 
@@ -24,7 +29,7 @@ def _check_port(port: str, board: Board, how: str) -> None:
         raise RuntimeError(f"serial port {port} does not exist: is a {board.name} attached? ({how})")
 
 
-def flash(fm: FixedModel, board: Board, port: str | None = None, driver: str | None = None,
+def flash(fm: "FixedModel | DynamicModel", board: Board, port: str | None = None, driver: str | None = None,
           baud: int | None = None, isp_board: str | None = None, models_dir=None) -> int:
     """Build the model's firmware for `board` and write it with the board's flasher.
     `driver`: mspdebug's driver; `isp_board`/`baud`: kflash's -B and -b (defaults: board.toml).
@@ -37,6 +42,10 @@ def flash(fm: FixedModel, board: Board, port: str | None = None, driver: str | N
         return fam.flash(board, BuildResult(app.exe, board.name, None, None, None))
     if port and board.flasher_tool == "mspdebug":
         _check_port(port, board, "pass the programmer's tty with PORT= / --port, or none for USB drivers")
+    if isinstance(fm, DynamicModel):
+        from .codecs.ecg_dynamic.device import build_on_board
+        result = build_on_board(fm, board.name).result
+        return fam.flash(board, result, port=port, driver=driver, baud=baud, isp_board=isp_board)
     from .pipeline import build
     built = build(fm, board)
     return fam.flash(board, built.result, port=port, driver=driver, baud=baud, isp_board=isp_board)
