@@ -263,3 +263,23 @@ def test_smoke_train_lowers_loss_and_resumes(tmp_path):
     assert all(r["nonfinite_steps"] == 0 for r in h)
     with pytest.raises(ValueError, match="another configuration"):
         train(dataclasses.replace(cfg, bins=9), x, 2, work_dir=tmp_path, batch=2, lr=3e-3, log=False)
+
+
+def test_training_ms_ssim_is_the_standard_one_with_finite_gradients():
+    """Where every term is positive it equals tf.image.ssim_multiscale; on an anti-correlated output
+    (negative contrast-structure terms, as an untrained decoder gives) TF's is NaN, ours finite."""
+    import tensorflow as tf
+    from toolchain.image.codec_model import ms_ssim_train
+    rng = np.random.default_rng(3)
+    x = rng.random((2, 176, 176, 3)).astype(np.float32)
+    x = (x + np.roll(x, 1, 1) + np.roll(x, 1, 2)) / 3  # some structure
+    y = np.clip(x + rng.normal(0, 0.03, x.shape), 0, 1).astype(np.float32)
+    ours = ms_ssim_train(tf.constant(x), tf.constant(y), 5).numpy()
+    ref = tf.image.ssim_multiscale(tf.constant(x), tf.constant(y), 1.0).numpy()
+    np.testing.assert_allclose(ours, ref, atol=1e-4)
+    flat = tf.Variable(1.0 - x)
+    with tf.GradientTape(persistent=True) as tape:
+        a = tf.reduce_sum(ms_ssim_train(tf.constant(x), flat, 5))
+        b = tf.reduce_sum(tf.image.ssim_multiscale(tf.constant(x), flat, 1.0))
+    assert np.isfinite(float(a)) and bool(tf.reduce_all(tf.math.is_finite(tape.gradient(a, flat))))
+    assert not np.isfinite(float(b)) or not bool(tf.reduce_all(tf.math.is_finite(tape.gradient(b, flat))))
