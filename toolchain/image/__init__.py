@@ -10,6 +10,7 @@
     lora_network.py  LoRaSim's model on SimPy: collisions, capture, duty cycle, retransmission
     rate_quality.py  rate-quality rows at byte budgets, efficiency at equal MS-SSIM
     codec_model.py   the Starfish-style patch CNN autoencoder (Keras), latent bins, drop masks
+    nas_space.py     the Starfish design space (patches x 3 stage widths) and its board filter
     entropy.py       latent coders (canonical Huffman, adaptive range coder, fixed length) and
                      shuffling of fixed-length latents across packets
 
