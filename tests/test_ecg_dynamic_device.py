@@ -203,6 +203,13 @@ def test_thresholds_monotone_and_selection(dm):
                 t = ref.thresholds(dm, ref.make_eps(task, b))
                 ok = [l for l in (3, 2, 1) if e[N_PRED * (l - 1) + task] <= t]
                 assert lv == (ok[0] if ok else 0)
+    # the vectorized rule (bench, kmodel) is the device twin's, segment by segment
+    E = rng.integers(-128, 128, (200, 3 * N_PRED))
+    for task in range(N_PRED):
+        for b in (0, 40, 750, 4095):
+            eps = ref.make_eps(task, b)
+            assert ref.select_levels(E, ref.thresholds(dm, eps), task).tolist() == \
+                [ref.select_level(dm, row, eps) for row in E]
     e = np.full(12, 127)
     assert [ref.select_level(dm, e, eps) for eps in FORCED] == [0, 1, 2, 3]
     for bad in (0x8000, 0xF123, -1, 1 << 16):

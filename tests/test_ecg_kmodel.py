@@ -26,6 +26,7 @@ import pytest
 from toolchain import REPO_ROOT
 from toolchain.codecs.ecg_dynamic import kmodel as K
 from toolchain.codecs.ecg_dynamic.deployed import OUTPUT_NAMES, load_dynamic
+from toolchain.codecs.ecg_dynamic.reference import select_levels
 from toolchain.kendryte import nncase_stage as nn
 from toolchain.nn.tflite_model import read_tflite
 
@@ -73,9 +74,9 @@ def test_level_rule_by_hand():
     e[2, 2] = 10                  # level 1 only
     e[3, [2, 6]] = 10             # levels 1 and 2: 2
     e[4, 4 * 2 + 1] = 10          # level 3 passes for another task only: lossless
-    assert K.select_levels(e, 10, 2).tolist() == [3, 2, 1, 2, 0]
-    assert K.select_levels(e, 9, 2).tolist() == [0] * 5
-    assert K.select_levels(e, 10, 1).tolist() == [0, 0, 0, 0, 3]
+    assert select_levels(e, 10, 2).tolist() == [3, 2, 1, 2, 0]
+    assert select_levels(e, 9, 2).tolist() == [0] * 5
+    assert select_levels(e, 10, 1).tolist() == [0, 0, 0, 0, 3]
 
 
 def test_device_input_is_the_int8_front_end(dm, segments):

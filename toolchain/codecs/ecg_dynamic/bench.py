@@ -113,7 +113,7 @@ def _row(base: dict, bound, task, method, sc: Scorer, lv, recon=None) -> dict:
     return r
 
 
-def _baseline_rows(ld: LevelData, tasks, sc: Scorer, rates: dict[str, float], quick: bool) -> list[dict]:
+def _baseline_rows(ld: LevelData, tasks, sc: Scorer, rates: dict[str, float]) -> list[dict]:
     from .baselines import dwt_at_rate, eb_at_rate
     rows = []
     for name, bits in rates.items():
@@ -237,46 +237,44 @@ def plot(rows: list[dict], out_dir: Path) -> list[Path]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    files = []
-    fig, axes = plt.subplots(1, len(TASK_NAMES), figsize=(4.2 * len(TASK_NAMES), 3.5))
-    for ax, task in zip(axes, TASK_NAMES):
-        for method, st in (("dynamic", "o-"), ("oracle-2", "s--"), ("oracle-3", "^--")):
-            rr = [r for r in rows if r["task"] == task and r["method"] == method]
+    def figure(name: str, xlabel: str, ylabel: str, draw, log_x: bool = False) -> Path:
+        fig, axes = plt.subplots(1, len(TASK_NAMES), figsize=(4.2 * len(TASK_NAMES), 3.5))
+        for ax, task in zip(axes, TASK_NAMES):
+            draw(ax, task)
+            if log_x:
+                ax.set_xscale("log")
+            ax.set(title=task, xlabel=xlabel, ylabel=ylabel)
+            ax.grid(alpha=.3)
+        axes[0].legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out_dir / name, dpi=110)
+        plt.close(fig)
+        return out_dir / name
+
+    selections = (("dynamic", "o-"), ("oracle-2", "s--"), ("oracle-3", "^--"))
+
+    def of(task, method):
+        return [r for r in rows if r["task"] == task and r["method"] == method]
+
+    def cg_vs_bound(ax, task):
+        for method, st in selections:
+            rr = of(task, method)
             ax.plot([r["bound"] for r in rr], [r["avg_cg_bits"] for r in rr], st, label=f"{method} (bits)")
             if method == "dynamic":
                 ax.plot([r["bound"] for r in rr], [r["avg_cg_samples"] for r in rr], "o:", label="dynamic (samples)")
-        ax.set_title(task)
-        ax.set_xlabel("bound on the task error")
-        ax.set_ylabel("average CG")
-        ax.grid(alpha=.3)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    p = out_dir / "ecg_cg_vs_bound.png"
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
-    files.append(p)
-    fig, axes = plt.subplots(1, len(TASK_NAMES), figsize=(4.2 * len(TASK_NAMES), 3.5))
-    for ax, task in zip(axes, TASK_NAMES):
-        for method, st in (("dynamic", "o-"), ("oracle-2", "s--"), ("oracle-3", "^--")):
-            rr = [r for r in rows if r["task"] == task and r["method"] == method]
+
+    def error_vs_cg(ax, task):
+        for method, st in selections:
+            rr = of(task, method)
             ax.plot([r["avg_cg_bits"] for r in rr], [r["mean_task_error"] for r in rr], st, label=method)
         for r in rows:
             if r["task"] == task and (r["method"].startswith("fixed") or r["method"] == "lossless"
                                       or "@" in r["method"]):
                 ax.plot(r["avg_cg_bits"], r["mean_task_error"], "k." if "@" not in r["method"] else "rx")
                 ax.annotate(r["method"], (r["avg_cg_bits"], r["mean_task_error"]), fontsize=6)
-        ax.set_xscale("log")
-        ax.set_title(task)
-        ax.set_xlabel("average CG (bits)")
-        ax.set_ylabel("mean real task error")
-        ax.grid(alpha=.3)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    p = out_dir / "ecg_error_vs_cg.png"
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
-    files.append(p)
-    return files
+
+    return [figure("ecg_cg_vs_bound.png", "bound on the task error", "average CG", cg_vs_bound),
+            figure("ecg_error_vs_cg.png", "average CG (bits)", "mean real task error", error_vs_cg, log_x=True)]
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
@@ -325,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
                    SEG_N * ADC_BITS / r["avg_cg_bits"] for r in rows
                    if r["method"] in ("fixed-16", "fixed-32", "fixed-64") and r["task"] == TASK_NAMES[0]
                    or (r["method"] == "dynamic" and r["task"] in ("beat", "rhythm") and r["bound"] == PAPER_BOUND)}
-        rows += _baseline_rows(ld, tasks, sc, bits_of, quick=False)
+        rows += _baseline_rows(ld, tasks, sc, bits_of)
     rows += device_rows(dm, ld.x, a.boards, a.device_segments, eps)
     write_csv(rows, a.out)
     pngs = plot([r for r in rows if not r["method"].startswith("device")], a.out.parent)

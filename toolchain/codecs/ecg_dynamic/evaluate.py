@@ -50,11 +50,6 @@ def flags(x_adu: np.ndarray) -> np.ndarray:
     return f
 
 
-def thresholds_q(dm: DynamicModel, bound_milli: int, task: int = 0) -> int:
-    from .reference import threshold_q
-    return threshold_q(dm, task, bound_milli)
-
-
 @dataclass
 class LevelData:
     """Everything per DS2 segment and level that the selection sweeps reuse."""
@@ -111,11 +106,10 @@ def level_data(dm: DynamicModel, tasks, records, bits: int | None = None) -> Lev
 
 def select_dynamic(dm: DynamicModel, ld: LevelData, task: str, bound: float) -> np.ndarray:
     """The device's choice per segment (integer thresholds on the int8 predictions)."""
+    from .reference import select_levels, threshold_q
     t = TASK_IDS[task]
-    thr = thresholds_q(dm, int(round(bound * 1000)), t)
-    lv = np.zeros(len(ld.x), np.int8)
-    for level in LOSSY_LEVELS:   # ascending: a higher CG that passes overwrites
-        lv[ld.pred_q[level][:, t] <= thr] = level
+    errors_q = np.concatenate([ld.pred_q[level] for level in LOSSY_LEVELS], axis=1)
+    lv = select_levels(errors_q, threshold_q(dm, t, int(round(bound * 1000))), t).astype(np.int8)
     lv[ld.flag != 0] = 0
     return lv
 

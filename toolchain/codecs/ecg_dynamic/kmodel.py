@@ -23,7 +23,7 @@ nncase was given) run by TFLite too: twin_vs_int8 is the int8 encoder's own depa
 sim_vs_twin the simulator's (both in LSB of the int8 output). The codec's consequence: the level the
 device would pick from the `errors` output (requantized as above) with the integer rule (for l =
 3, 2, 1 the first with errors[4 (l - 1) + t] <= thr, else 0 = lossless; t = rhythm, thr =
-evaluate.thresholds_q(dm, 750)), and the share of segments where the simulator's level differs
+reference.threshold_q(dm, task, 750)), and the share of segments where the simulator's level differs
 from TFLite's. Flags (flat / saturated segments go lossless whatever the predictor says) are left
 out: the figure is about the predictor only.
 
@@ -49,11 +49,10 @@ from pathlib import Path
 import numpy as np
 
 from ...kendryte import nncase_stage as nn
-from . import LOSSY_LEVELS, SEG_N
+from . import SEG_N
 from .deployed import OUTPUT_NAMES, TASK_IDS, DynamicModel, _io
-from .model import N_PRED
 
-__all__ = ["LAYER_FIELDS", "SUMMARY_FIELDS", "kmodel_report", "select_levels", "summary_path",
+__all__ = ["LAYER_FIELDS", "SUMMARY_FIELDS", "kmodel_report", "summary_path",
            "write_kmodel_csv", "main"]
 
 TASK = "rhythm"            # t = 2
@@ -101,16 +100,6 @@ def device_input(dm: DynamicModel, x_adu: np.ndarray) -> tuple[np.ndarray, np.nd
 def requantize(y: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     """A float output onto the int8 grid of the TFLite output it stands for."""
     return np.clip(np.rint(np.asarray(y, np.float64) / scale) + zero_point, -128, 127).astype(np.int64)
-
-
-def select_levels(errors_q: np.ndarray, threshold_q: int, task: int) -> np.ndarray:
-    """The device's level per segment from int8 errors (S, 12): for l = 3, 2, 1 the first whose
-    errors[4 (l - 1) + t] <= threshold, else 0 (lossless)."""
-    e = np.asarray(errors_q, np.int64)
-    lv = np.zeros(len(e), np.int64)
-    for level in sorted(LOSSY_LEVELS):     # ascending: a higher level that passes overwrites
-        lv[e[:, N_PRED * (level - 1) + task] <= threshold_q] = level
-    return lv
 
 
 def _tflite_run(dm: DynamicModel, tfl: bytes, xs: np.ndarray) -> dict[str, np.ndarray]:
@@ -240,7 +229,7 @@ def kmodel_report(dm: DynamicModel, x_adu: np.ndarray, work: Path, calib_adu: np
     NncaseUnavailable (before any work) when nncase for the K210 is missing, NncaseError when it fails."""
     from ...kendryte.kpu import place_model
     from ...kendryte.kpu.float_tflite import float_tflite_from_int8
-    from .evaluate import thresholds_q
+    from .reference import select_levels, threshold_q
     say = log or (lambda _m: None)
     status = status or nn.detect_nncase()
     python = status.require("k210")
@@ -299,11 +288,11 @@ def kmodel_report(dm: DynamicModel, x_adu: np.ndarray, work: Path, calib_adu: np
                          "sim_vs_twin_mean_lsb": float(np.abs(yc - tw).mean() / oq.scale)}
 
     t = TASK_IDS[TASK]
-    thr = thresholds_q(dm, BOUND_MILLI, t)
+    thr = threshold_q(dm, t, BOUND_MILLI)
     lv_ref = select_levels(ref["errors"], thr, t)
     lv_sim = select_levels(sim_q["errors"], thr, t)
-    by_task = {task: _mismatch(select_levels(ref["errors"], thresholds_q(dm, BOUND_MILLI, i), i),
-                               select_levels(sim_q["errors"], thresholds_q(dm, BOUND_MILLI, i), i))
+    by_task = {task: _mismatch(select_levels(ref["errors"], threshold_q(dm, i, BOUND_MILLI), i),
+                               select_levels(sim_q["errors"], threshold_q(dm, i, BOUND_MILLI), i))
                for task, i in TASK_IDS.items()}
     sweep = {k: _mismatch(select_levels(ref["errors"], k, t), select_levels(sim_q["errors"], k, t))
              for k in range(-128, 128)}

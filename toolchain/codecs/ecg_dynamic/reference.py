@@ -108,6 +108,16 @@ def select_level(dm: DynamicModel, errors_q: np.ndarray, eps: int) -> int:
     return 0
 
 
+def select_levels(errors_q: np.ndarray, threshold_q: int, task: int) -> np.ndarray:
+    """select_level's rule on many segments' int8 errors (S, 12) at one threshold: for l = 3, 2, 1
+    the first whose errors[4 (l - 1) + task] <= threshold_q, else 0 (lossless)."""
+    e = np.asarray(errors_q, np.int64)
+    lv = np.zeros(len(e), np.int64)
+    for level in sorted(LOSSY_LEVELS):     # ascending: a higher level that passes overwrites
+        lv[e[:, N_PRED * (level - 1) + task] <= threshold_q] = level
+    return lv
+
+
 def encode(dm: DynamicModel, X: np.ndarray, eps: int, latent_bits: int) -> list[tuple[bytes, int, int, int]]:
     """What tc_encode returns for each segment of X (S, 2048) int adu (TC_MISSING allowed):
     (bytes, nbits, n_imputed as the device reports it (saturated at 255), level sent).
