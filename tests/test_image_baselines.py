@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from toolchain.image import dataset, jpeg, jpeg_loss, lora, metrics
-from toolchain.image.dataset import ImageDataError
+from toolchain.codecs.image import dataset, jpeg, jpeg_loss, lora, metrics
+from toolchain.codecs.image.dataset import ImageDataError
 
 
 @pytest.fixture(scope="module")

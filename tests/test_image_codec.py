@@ -11,9 +11,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import pytest
 
-from toolchain.image import entropy as E
-from toolchain.image import lora
-from toolchain.image.codec_model import (Codec, CodecConfig, bin_table, decoder_input, latent_to_bins, patchify,
+from toolchain.codecs.image import entropy as E
+from toolchain.codecs.image import lora
+from toolchain.codecs.image.codec_model import (Codec, CodecConfig, bin_table, decoder_input, latent_to_bins, patchify,
                                          quantize_latent, train, unpatchify)
 
 SMALL = dict(layers=2, channels=(4, 8), latent_channels=2, bins=5)
@@ -269,7 +269,7 @@ def test_training_ms_ssim_is_the_standard_one_with_finite_gradients():
     """Where every term is positive it equals tf.image.ssim_multiscale; on an anti-correlated output
     (negative contrast-structure terms, as an untrained decoder gives) TF's is NaN, ours finite."""
     import tensorflow as tf
-    from toolchain.image.codec_model import ms_ssim_train
+    from toolchain.codecs.image.codec_model import ms_ssim_train
     rng = np.random.default_rng(3)
     x = rng.random((2, 176, 176, 3)).astype(np.float32)
     x = (x + np.roll(x, 1, 1) + np.roll(x, 1, 2)) / 3  # some structure

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from toolchain.image import dataset, jpeg, lora, metrics
-from toolchain.image import lora_network as ln
+from toolchain.codecs.image import dataset, jpeg, lora, metrics
+from toolchain.codecs.image import lora_network as ln
 
 ONE_SHOT = dict(jitter_airtimes=0.0, image_interval_s=1e12)   # exact timing; no second image
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from toolchain.image.nas_space import config_of, feasible, starfish_space
+from toolchain.codecs.image.nas_space import config_of, feasible, starfish_space
 
 
 def test_the_papers_space_and_the_default_grid():

@@ -6,7 +6,7 @@ import csv
 import numpy as np
 import pytest
 
-from toolchain.image.rate_quality import (baseline_codec, efficiency_at_equal_quality, held_out, main,
+from toolchain.codecs.image.rate_quality import (baseline_codec, efficiency_at_equal_quality, held_out, main,
                                           rate_quality_rows)
 
 

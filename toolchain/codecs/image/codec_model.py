@@ -129,12 +129,12 @@ def _ceil_to(a: int, m: int) -> int:
 
 
 def _tf():
-    from ..train.zoo.common import _tf as tf_
+    from ...train.zoo.common import _tf as tf_
     return tf_()
 
 
 def _keras():
-    from ..train.zoo.common import _keras as keras_
+    from ...train.zoo.common import _keras as keras_
     return keras_()
 
 
@@ -379,7 +379,7 @@ class Codec:
 
     def encoder_int8(self, representative: np.ndarray) -> bytes:
         """Full-integer TFLite encoder (batch 1, int8 in/out) from representative uint8 images."""
-        from ..train.zoo.common import convert_int8
+        from ...train.zoo.common import convert_int8
         imgs = check_images(representative, self.config, "representative images")
         enc1 = build_encoder(self.config, batch_size=1)
         enc1.set_weights(self.encoder.get_weights())
@@ -446,7 +446,7 @@ def _fingerprint(a: np.ndarray) -> str:
 
 
 def default_work_dir(meta: dict) -> Path:
-    from .. import paths
+    from ... import paths
     tag = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:12]
     return paths.build_dir() / "image-codec" / "train" / tag
 
@@ -481,7 +481,7 @@ def train(config: CodecConfig, images: np.ndarray, epochs: int, *, work_dir: str
     build/image-codec/train/<hash of config, hyper-parameters and data>."""
     from tqdm import tqdm
 
-    from ..train.zoo.common import _limit_threads, _seed
+    from ...train.zoo.common import _limit_threads, _seed
     imgs = check_images(images, config)
     val = check_images(val_images, config, "val_images") if val_images is not None else None
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:

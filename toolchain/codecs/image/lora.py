@@ -45,7 +45,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..bench.energy import Radio, get_radio, lora_time_on_air_s
+from ...bench.energy import Radio, get_radio, lora_time_on_air_s
 
 SPREADING_FACTORS = (7, 8, 9, 10, 11, 12)
 BANDWIDTHS_HZ = (125_000, 250_000)
@@ -159,7 +159,7 @@ class LoRaLink:
     @classmethod
     def from_board(cls, board: str, **overrides) -> "LoRaLink":
         """The link of a board whose [energy] table names a LoRa radio."""
-        from ..boards import load_board
+        from ...boards import load_board
         b = load_board(board)
         if not b.radio:
             raise ValueError(f"board {board} names no radio ([energy] radio in targets/{board}/board.toml); "

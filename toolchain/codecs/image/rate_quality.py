@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import paths
+from ... import paths
 
 BUDGETS = (500, 750, 1000, 1500, 2000, 3000)    # bytes; the 0.5-3 kB range
 COLUMNS = ("dataset", "method", "budget", "bytes", "bpp", "psnr", "ms_ssim", "task_acc", "images",

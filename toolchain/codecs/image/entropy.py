@@ -33,7 +33,7 @@ The receiver knows the codec configuration, so `bins` and the number of values `
 Loss-resilient packets (LatentLayout, packetize, depacketize): the flat latent (C order) is
 permuted with a seeded Fisher-Yates shuffle (xorshift32, below; a few lines of C on the device,
 so both ends derive the same permutation from the seed), cut into packets of as many values as
-fit the payload after toolchain.image.lora's 4-byte header (image id, index, count), each packet
+fit the payload after toolchain.codecs.image.lora's 4-byte header (image id, index, count), each packet
 fixed-length coded. A lost packet removes a scattered subset of the values; depacketize returns
 the latent with a `missing` mask, which the decoder fills (codec_model.decoder_input).
 

@@ -83,7 +83,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from . import lora
-from ..bench.energy import lora_time_on_air_s
+from ...bench.energy import lora_time_on_air_s
 
 # LoRaSim (loraDir.py) defaults
 PATH_LOSS_D0_M = 40.0              # d0
@@ -810,7 +810,7 @@ def plot(rows: Sequence[dict], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .. import paths
+    from ... import paths
     from . import dataset
     ap = argparse.ArgumentParser(description="LoRa network of cameras sending real held-out flower images coded "
                                              "with JPEG (retransmission / restart markers / zfec) -> lora_network.csv")

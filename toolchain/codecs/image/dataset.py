@@ -27,7 +27,7 @@ from typing import Iterator, Literal, Sequence
 
 import numpy as np
 
-from ..data.root import DataError, resolve_root
+from ...data.root import DataError, resolve_root
 
 # Pillow is imported inside the functions: it is an extra of the package (tests/test_package.py
 # keeps module-level imports to the core dependencies).

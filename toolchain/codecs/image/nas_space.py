@@ -3,7 +3,7 @@
 The paper searches patches (1, 4 or 16) x the channels of three encoder stages (1..64 each):
 3 x 64^3 = 786432 configurations. `starfish_space(step)` is that space with channels on a grid of
 `step` (step 1: the paper's; the default 8 gives 3 x 8^3 = 1536, a size a 2-core machine can
-filter). `feasible(params, board)` builds the candidate's encoder (toolchain.image.codec_model,
+filter). `feasible(params, board)` builds the candidate's encoder (toolchain.codecs.image.codec_model,
 batch 1, untrained) and runs the NAS feasibility filter on it (toolchain.train.nas.feasibility:
 int8 conversion, the int8 C generator's arena and weights against the board, the KPU checker's
 share of layers on the KPU).
@@ -22,7 +22,7 @@ STAGES = 3
 
 def starfish_space(step: int = 8, max_channels: int = 64):
     """patches x c1 x c2 x c3, channels step, 2 * step, ..., max_channels (step 1: 1..64)."""
-    from ..train.nas.space import Space
+    from ...train.nas.space import Space
     if not 1 <= step <= max_channels <= MAX_CHANNELS:
         raise ValueError(f"step {step} and max_channels {max_channels}: 1 <= step <= max_channels <= {MAX_CHANNELS}")
     ch = tuple(range(step, max_channels + 1, step))
@@ -43,7 +43,7 @@ def config_of(params: dict, latent_channels: int = 4, bins: int = 16, drop_rate:
 def feasible(params: dict, board: str = "k210", *, latent_channels: int = 4, n_rep: int = 2,
              work_dir: Path | None = None, seed: int = 0, **budget_kw):
     """The feasibility of one design point's encoder on `board` (Feasibility: ok, reasons, sizes)."""
-    from ..train.nas.feasibility import Budget, check
+    from ...train.nas.feasibility import Budget, check
     from .codec_model import build_encoder
     cfg = config_of(params, latent_channels)
     rep = np.random.default_rng(seed).random((n_rep, *cfg.patch_size, 3), dtype=np.float32)
