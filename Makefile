@@ -6,6 +6,7 @@
 #   make bench-nn             int8 code generator: zoo x boards, bit-exactness, arena, cycles
 #   make bench-reports        report scheduler on the paper's test case: results/report_stream.csv
 #   make bench-ecg            ECG codec (Dynamic-Deep) on MIT-BIH DS2: results/ecg_dynamic.csv + PNGs
+#   make bench-image          image codec (Starfish): NAS, training, rate-quality, packet loss, LoRa network, K210
 #   make bench-kpu            K210 KPU placement of the zoo (+ nncase columns): results/k210_kpu.csv
 #   make setup-nncase         optional: nncase 1.9 for the K210 in .venv/nncase (needs Python <= 3.10)
 SHELL := /bin/bash
@@ -16,10 +17,10 @@ TARGET ?= msp430f1611
 MODEL  ?= gsb-temporal
 export TINYCODEC_DATA ?= $(abspath ../shared/data)
 
-.PHONY: setup apt-deps demo test build run bench flash bench-wsn bench-ecg train-ecg bench-nn bench-reports bench-kpu setup-nncase zoo fuzz clean help
+.PHONY: setup apt-deps demo test build run bench flash bench-wsn bench-ecg train-ecg bench-nn bench-image bench-reports bench-kpu setup-nncase zoo fuzz clean help
 
 help:
-	@sed -n '2,10p' Makefile
+	@sed -n '2,11p' Makefile
 
 # Idempotent: apt only installs what is missing; the venv is rebuilt only when requirements change.
 setup: apt-deps $(VENV)/.stamp-setup $(VENV)/.stamp-nncase
@@ -73,6 +74,12 @@ bench-ecg: setup
 
 bench-nn: setup
 	$(VENV)/bin/tinycodec bench-nn
+
+# Image codec (issue 14): NAS on the K210 + full training of its top 2 and the winner's rate points
+# (resumable; committed models in models/image-codec are reused when they match), then the
+# rate-quality, packet-loss, network and deployment tables. About 90 min on 2 cores; FULL=1: hours.
+bench-image: setup
+	$(VENV)/bin/tinycodec bench-image $(if $(FULL),--full)
 
 bench-reports: setup
 	$(PY) -m toolchain.bench.reports

@@ -257,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
                                       "device output records (--input)",
                        description="Link streams: tinycodec decode --port PORT | --file CAPTURE | --udp PORT "
                                    "[--model M] [--out F --format csv|wfdb|parquet] (see tinycodec decode --port x "
-                                   "--help). Device output records of the simulator harness: --input FILE --eps N.")
+                                   "--help). Device output records of the simulator harness: --input FILE --eps N. "
+                                   "Images: --format png --model CODEC --out DIR --file PACKETS | --udp PORT "
+                                   "(see tinycodec decode --format png --help).")
     common(p, target=False)
     p.add_argument("--input", required=True)
     p.add_argument("--output")
@@ -326,10 +328,23 @@ def main(argv: list[str] | None = None) -> int:
            "bench-ecg": ("toolchain.codecs.ecg_dynamic.bench", "Dynamic-Deep evaluation on MIT-BIH DS2 -> "
                          "results/ecg_dynamic.csv + PNGs"),
            "ecg-cost": ("toolchain.codecs.ecg_dynamic.cost", "yearly cloud cost of raw / lossless / dynamic "
-                        "ECG storage from a config of your prices")}
+                        "ECG storage from a config of your prices"),
+           "bench-image": ("toolchain.codecs.image.bench", "image codec (Starfish): NAS on the K210, training, "
+                           "rate-quality, packet loss, LoRa network, deployment -> results/image_*.csv, nas.csv"),
+           "nas-image": ("toolchain.codecs.image.nas_run", "the image codec's hardware-aware NAS alone "
+                         "(resumable; --storage URL for many machines)")}
     for name, (_mod, hlp) in ecg.items():
         sub.add_parser(name, help=hlp, add_help=False)
+    sub.add_parser("image-encode", help="your pictures -> an image codec's LoRa packets in a packets file "
+                   "(decode them with decode --format png)", add_help=False)
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["image-encode"]:
+        from .codecs.image.gateway import encode_main
+        return encode_main(argv[1:])
+    if argv[:1] == ["decode"]:
+        from .codecs.image.gateway import decode_main, wants_png
+        if wants_png(argv[1:]):   # the image gateway: packets file or Semtech UDP -> PNG files
+            return decode_main(argv[1:])
     if argv[:1] and argv[0] in ecg:
         import importlib
         return importlib.import_module(ecg[argv[0]][0]).main(argv[1:])

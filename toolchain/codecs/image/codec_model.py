@@ -53,6 +53,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -404,18 +405,48 @@ def evaluate(codec: Codec, images: np.ndarray, mse_weight: float = 0.1, batch: i
             "psnr": float(np.mean(np.concatenate(psnrs)))}
 
 
-def make_train_step(codec: Codec, optimizer, mse_weight: float = 0.1):
+OBJECTIVES = ("ms_ssim", "psnr", "perceptual", "classification")
+
+
+def objective_loss(objective: str, weight: float = 1.0, mse_weight: float = 0.1, scales: int = 5):
+    """Per-image training loss (x, xh) -> (B,) for an objective:
+    ms_ssim         1 - MS-SSIM + mse_weight MSE (the default, the paper's);
+    psnr            MSE alone (maximises PSNR);
+    perceptual      the ms_ssim loss + weight x the feature distance of the in-project flower
+                    classifier's early layers (task_nets.perceptual_loss_tf; ImageNet networks such
+                    as LPIPS's VGG cannot be downloaded here);
+    classification  the ms_ssim loss + weight x the classifier's cross-entropy on the
+                    reconstruction against its own prediction on the original (task_nets)."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective {objective!r}: one of {', '.join(OBJECTIVES)}")
+    extra = None
+    if objective in ("perceptual", "classification"):
+        from . import task_nets
+        extra = task_nets.perceptual_loss_tf if objective == "perceptual" else task_nets.classification_loss_tf
+
+    def loss(x, xh):
+        import tensorflow as tf  # traced: no _tf() (autograph would try to convert it)
+        if objective == "psnr":
+            return tf.reduce_mean(tf.square(x - xh), axis=(1, 2, 3))
+        base = codec_loss(x, xh, mse_weight, scales)[0]
+        return base if extra is None else base + weight * extra(x, xh)
+    return loss
+
+
+def make_train_step(codec: Codec, optimizer, mse_weight: float = 0.1, objective: str = "ms_ssim",
+                    objective_weight: float = 1.0):
     """A tf.function step(x uint8 (B, H, W, 3), seed int32 (2,)) -> (mean loss, 1 if the gradient
     had non-finite entries)."""
     tf = _tf()
     variables = codec.encoder.trainable_variables + codec.decoder.trainable_variables
     k = ms_ssim_scales(*codec.config.image_size)
+    loss_fn = objective_loss(objective, objective_weight, mse_weight, k)
 
     @tf.function(reduce_retracing=True)
     def step(x_u8, seed):
         x = tf.cast(x_u8, tf.float32) / 255.0
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(codec_loss(x, codec.forward(x, training=True, seed=seed), mse_weight, k)[0])
+            loss = tf.reduce_mean(loss_fn(x, codec.forward(x, training=True, seed=seed)))
         grads = tape.gradient(loss, variables)
         bad = tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(g), tf.int32)) for g in grads])
         grads = [tf.where(tf.math.is_finite(g), g, tf.zeros_like(g)) for g in grads]
@@ -475,22 +506,45 @@ def _load(wd: Path, codec: Codec, optimizer) -> tuple[int, list[dict]]:
 
 def train(config: CodecConfig, images: np.ndarray, epochs: int, *, work_dir: str | Path | None = None,
           batch: int = 8, lr: float = 1e-3, mse_weight: float = 0.1, seed: int = 0,
-          val_images: np.ndarray | None = None, restart: bool = False, log: bool = True) -> TrainResult:
+          val_images: np.ndarray | None = None, restart: bool = False, log: bool = True,
+          crop: bool = False, eval_train: bool = True, objective: str = "ms_ssim", objective_weight: float = 1.0,
+          callback: Callable[[int, dict], None] | None = None) -> TrainResult:
     """Train the codec on uint8 images (N, H, W, 3) for `epochs` epochs in all, resuming from the
     work folder's last saved epoch (restart=True starts over). The default work folder is
-    build/image-codec/train/<hash of config, hyper-parameters and data>."""
+    build/image-codec/train/<hash of config, hyper-parameters and data>.
+
+    crop: the training images may be larger than config.image_size; each epoch takes one random
+    crop of that size per image (seeded by (seed, epoch)), so an epoch costs config.image_size
+    pixels per image (training on 112x112 crops of 224x224 images: a quarter of the work; the
+    layers are fully convolutional, artifacts.with_image_size moves the weights to 224x224).
+    objective: the training loss (objective_loss: ms_ssim, psnr, perceptual, classification);
+    the eval_/val_ columns are always MS-SSIM and PSNR.
+    eval_train False skips the per-epoch evaluation on the training images (eval_* columns).
+    callback(epoch, history_row) after each saved epoch; an exception it raises (an Optuna
+    TrialPruned, say) ends training there, the epoch already saved."""
     from tqdm import tqdm
 
     from ...train.zoo.common import _limit_threads, _seed
-    imgs = check_images(images, config)
+    if crop:
+        imgs = np.asarray(images)
+        h, w = config.image_size
+        if imgs.ndim != 4 or imgs.shape[3] != 3 or imgs.shape[1] < h or imgs.shape[2] < w or imgs.dtype != np.uint8:
+            raise ValueError(f"images: crop=True needs (N, >= {h}, >= {w}, 3) uint8 images, got {imgs.shape} {imgs.dtype}")
+    else:
+        imgs = check_images(images, config)
     val = check_images(val_images, config, "val_images") if val_images is not None else None
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs {epochs!r}: an integer >= 0")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective {objective!r}: one of {', '.join(OBJECTIVES)}")
     if batch < 1 or lr <= 0:
         raise ValueError(f"batch {batch} >= 1 and lr {lr} > 0 needed")
     ms_ssim_scales(*config.image_size)
     meta = {"config": dataclasses.asdict(config),
-            "train": {"batch": batch, "lr": lr, "mse_weight": mse_weight, "seed": seed},
+            "train": {"batch": batch, "lr": lr, "mse_weight": mse_weight, "seed": seed,
+                      **({"crop": True} if crop else {}),
+                      **({"objective": objective, "objective_weight": objective_weight}
+                         if objective != "ms_ssim" else {})},
             "data": _fingerprint(imgs), "val": _fingerprint(val) if val is not None else None}
     wd = Path(work_dir) if work_dir is not None else default_work_dir(meta)
     wd.mkdir(parents=True, exist_ok=True)
@@ -519,7 +573,8 @@ def train(config: CodecConfig, images: np.ndarray, epochs: int, *, work_dir: str
 
     def eval_row(epoch: int, train_loss: float | None, bad: int) -> dict:
         row = {"epoch": epoch, "train_loss": train_loss, "nonfinite_steps": bad}
-        row.update({f"eval_{k}": v for k, v in evaluate(codec, imgs, mse_weight).items()})
+        if eval_train and not crop:
+            row.update({f"eval_{k}": v for k, v in evaluate(codec, imgs, mse_weight).items()})
         if val is not None:
             row.update({f"val_{k}": v for k, v in evaluate(codec, val, mse_weight).items()})
         return row
@@ -529,10 +584,12 @@ def train(config: CodecConfig, images: np.ndarray, epochs: int, *, work_dir: str
         history = [eval_row(0, None, 0)]
     b = min(batch, len(imgs))
     n_steps = len(imgs) // b
-    step = make_train_step(codec, opt, mse_weight)
+    step = make_train_step(codec, opt, mse_weight, objective, objective_weight)
     data = tf.constant(imgs)
     for ep in range(start, epochs):
         order = np.random.default_rng([seed, ep]).permutation(len(imgs))
+        if crop:
+            data = tf.constant(_random_crops(imgs, config.image_size, np.random.default_rng([seed, ep, 1])))
         losses, bad = [], 0
         for s in tqdm(range(n_steps), desc=f"epoch {ep + 1}/{epochs}", leave=False,
                       disable=not sys.stderr.isatty()):
@@ -544,10 +601,21 @@ def train(config: CodecConfig, images: np.ndarray, epochs: int, *, work_dir: str
         _save(wd, codec, opt, ep + 1, history)
         if log:
             r = history[-1]
-            _log(f"epoch {ep + 1}/{epochs}: train {r['train_loss']:.4f}, eval loss {r['eval_loss']:.4f} "
-                 f"MS-SSIM {r['eval_ms_ssim']:.4f} PSNR {r['eval_psnr']:.2f} dB"
+            pre = "eval" if "eval_loss" in r else "val" if "val_loss" in r else None
+            _log(f"epoch {ep + 1}/{epochs}: train {r['train_loss']:.4f}"
+                 + (f", {pre} loss {r[pre + '_loss']:.4f} MS-SSIM {r[pre + '_ms_ssim']:.4f} PSNR {r[pre + '_psnr']:.2f} dB"
+                    if pre else "")
                  + (f", {bad} steps with non-finite gradients" if bad else ""))
+        if callback is not None:
+            callback(ep + 1, history[-1])
     return TrainResult(codec, history, wd, start, time.time() - t0)
+
+
+def _random_crops(imgs: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    h, w = size
+    ys = rng.integers(0, imgs.shape[1] - h + 1, len(imgs))
+    xs = rng.integers(0, imgs.shape[2] - w + 1, len(imgs))
+    return np.stack([im[y:y + h, x:x + w] for im, y, x in zip(imgs, ys, xs)])
 
 
 def load_trained(config: CodecConfig, work_dir: str | Path) -> Codec:

@@ -41,11 +41,11 @@ def config_of(params: dict, latent_channels: int = 4, bins: int = 16, drop_rate:
 
 
 def feasible(params: dict, board: str = "k210", *, latent_channels: int = 4, n_rep: int = 2,
-             work_dir: Path | None = None, seed: int = 0, **budget_kw):
+             work_dir: Path | None = None, seed: int = 0, nncase: bool = False, **budget_kw):
     """The feasibility of one design point's encoder on `board` (Feasibility: ok, reasons, sizes)."""
     from ...train.nas.feasibility import Budget, check
     from .codec_model import build_encoder
     cfg = config_of(params, latent_channels)
     rep = np.random.default_rng(seed).random((n_rep, *cfg.patch_size, 3), dtype=np.float32)
     return check(lambda: build_encoder(cfg, batch_size=1), rep, Budget.from_board(board, **budget_kw),
-                 work_dir=work_dir)
+                 work_dir=work_dir, nncase=nncase)

@@ -37,6 +37,7 @@ class ImageResult:
     psnr: float | None
     ms_ssim: float | None
     quality: float | None = None
+    image: np.ndarray | None = None     # the decoded pixels (for the task accuracy)
 
 
 Codec = Callable[[np.ndarray, int], ImageResult]   # (pixels, budget bytes) -> result
@@ -52,29 +53,48 @@ def baseline_codec(method: str) -> Codec:
             e = at_budget(method, pixels, budget)
         except BudgetTooSmall:
             return ImageResult(None, None, None)
-        return ImageResult(e.nbytes, psnr(pixels, e.image), ms_ssim(pixels, e.image), e.quality)
+        return ImageResult(e.nbytes, psnr(pixels, e.image), ms_ssim(pixels, e.image), e.quality, e.image)
     return run
 
 
-def held_out(dataset: str, limit: int | None = None, size: int = 224) -> list[np.ndarray]:
-    """The held-out images of `dataset` (flowers test split, or Kodak) as (size, size, 3) uint8."""
-    from .dataset import load_record, records
+def held_out_records(dataset: str, limit: int | None = None) -> list:
+    from .dataset import records
     recs = records(dataset, "test")
     if limit:
         # evenly over the list, so a short run still sees every flower class
         recs = [recs[i] for i in np.linspace(0, len(recs) - 1, min(limit, len(recs))).round().astype(int)]
-    return [load_record(r, size, FIT[dataset]).pixels for r in recs]
+    return recs
+
+
+def held_out(dataset: str, limit: int | None = None, size: int = 224) -> list[np.ndarray]:
+    """The held-out images of `dataset` (flowers test split, or Kodak) as (size, size, 3) uint8."""
+    from .dataset import load_record
+    return [load_record(r, size, FIT[dataset]).pixels for r in held_out_records(dataset, limit)]
+
+
+def task_accuracy(results: Sequence[ImageResult], labels: Sequence[int] | None,
+                  classify: Callable[[np.ndarray], np.ndarray] | None) -> float | str:
+    """Share of decoded images the classifier labels right ("" without labels or classifier)."""
+    if labels is None or classify is None:
+        return ""
+    pairs = [(r.image, y) for r, y in zip(results, labels) if r.nbytes is not None and r.image is not None]
+    if not pairs:
+        return ""
+    pred = np.asarray(classify(np.stack([p[0] for p in pairs])))
+    return float(np.mean(pred == np.asarray([p[1] for p in pairs])))
 
 
 def rate_quality_rows(dataset: str, method: str, codec: Codec, images: Sequence[np.ndarray],
-                      budgets: Sequence[int] = BUDGETS) -> list[dict]:
+                      budgets: Sequence[int] = BUDGETS, labels: Sequence[int] | None = None,
+                      classify: Callable[[np.ndarray], np.ndarray] | None = None) -> list[dict]:
+    """One row per budget; task_acc: classify(decoded images) against labels, when both are given."""
     rows = []
     for b in budgets:
         res = [codec(x, int(b)) for x in images]
         ok = [r for r in res if r.nbytes is not None]
         n_pix = images[0].shape[0] * images[0].shape[1] if images else 1
         row = {"dataset": dataset, "method": method, "budget": int(b), "images": len(ok),
-               "images_over_budget": len(res) - len(ok), "task_acc": ""}
+               "images_over_budget": len(res) - len(ok), "task_acc": task_accuracy(res, labels, classify)}
         if ok:
             row.update(bytes=float(np.mean([r.nbytes for r in ok])),
                        bpp=float(np.mean([8.0 * r.nbytes / n_pix for r in ok])),
