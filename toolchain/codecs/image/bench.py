@@ -236,7 +236,8 @@ def network_decoder(codec, images: list[np.ndarray], payloads: set[int]):
 
 def run(s: BenchSettings, retrain: bool = False, skip: set[str] | None = None) -> dict:
     from . import nas_run
-    from .rate_quality import BUDGETS, baseline_codec, held_out, held_out_records, plot, rate_quality_rows, write_csv
+    from .rate_quality import (EFFICIENCY_COLUMNS, baseline_codec, held_out, held_out_records, plot,
+                               rate_quality_rows, write_csv)
     skip = skip or set()
     res_dir = paths.results_dir()
     t_all = time.time()
@@ -303,9 +304,7 @@ def run(s: BenchSettings, retrain: bool = False, skip: set[str] | None = None) -
     write_csv(rows, rq)
     plot([r for r in rows if r["method"] != "raw"], rq.with_suffix(".png"))
     eff = efficiency_rows(rows)
-    from .rate_quality import write_csv as wcsv
-    wcsv(eff, res_dir / "image_efficiency.csv",
-         ("dataset", "method", "reference", "ms_ssim", "bytes", "reference_bytes", "efficiency"))
+    write_csv(eff, res_dir / "image_efficiency.csv", EFFICIENCY_COLUMNS)
     summary["efficiency"] = eff
 
     # 5. packet loss
@@ -372,10 +371,10 @@ def main(argv: list[str] | None = None) -> int:
         s.epochs = 36
     if a.epochs:
         s.epochs = a.epochs
+    from .rate_quality import efficiency_line
     out = run(s, a.retrain, set(a.skip))
     for e in out.get("efficiency", []):
-        print(f"{e['dataset']:8s} {e['method']:16s} vs {e['reference']:15s} at MS-SSIM {e['ms_ssim']:.3f}: "
-              f"{e['bytes']:.0f} B vs {e['reference_bytes']:.0f} B = {e['efficiency']:.2f}x")
+        print(efficiency_line(e))
     print(f"bench-image done in {out['wall_s']} s")
     return 0
 

@@ -130,6 +130,15 @@ def efficiency_at_equal_quality(rows: Sequence[dict], method: str, reference: st
     return out
 
 
+EFFICIENCY_COLUMNS = ("dataset", "method", "reference", "ms_ssim", "bytes", "reference_bytes", "efficiency")
+
+
+def efficiency_line(e: dict) -> str:
+    """One efficiency_at_equal_quality row as a sentence."""
+    return (f"{e['dataset']}: {e['method']} at MS-SSIM {e['ms_ssim']:.3f} needs {e['bytes']:.0f} B, "
+            f"{e['reference']} {e['reference_bytes']:.0f} B ({e['efficiency']:.2f}x)")
+
+
 def write_csv(rows: Sequence[dict], path: Path, columns: Sequence[str] = COLUMNS) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
@@ -183,8 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     png = plot(rows, a.out.with_suffix(".png"))
     eff = [e for ds in a.datasets for e in efficiency_at_equal_quality(rows, "jpeg-optimized", "jpeg-paper", ds)]
     for e in eff:
-        print(f"{e['dataset']}: jpeg-optimized at MS-SSIM {e['ms_ssim']:.3f} needs {e['bytes']:.0f} B, "
-              f"jpeg-paper {e['reference_bytes']:.0f} B ({e['efficiency']:.2f}x)")
+        print(efficiency_line(e))
     print(f"wrote {a.out} ({len(rows)} rows) and {png}")
     return 0
 
