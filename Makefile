@@ -6,7 +6,7 @@
 #   make bench-nn             int8 code generator: zoo x boards, bit-exactness, arena, cycles
 #   make bench-reports        report scheduler on the paper's test case: results/report_stream.csv
 #   make bench-ecg            ECG codec (Dynamic-Deep) on MIT-BIH DS2: results/ecg_dynamic.csv + PNGs
-#   make bench-image          image codec (Starfish): NAS, training, rate-quality, packet loss, LoRa network, K210
+#   make bench-image          image codec (Starfish): NAS, training, rate-quality, packet loss, LoRa network, K210 (~100 min)
 #   make bench-kpu            K210 KPU placement of the zoo (+ nncase columns): results/k210_kpu.csv
 #   make setup-nncase         optional: nncase 1.9 for the K210 in .venv/nncase (needs Python <= 3.10)
 SHELL := /bin/bash

@@ -19,8 +19,10 @@ Steps (each resumable; a second run reuses what the first finished):
 Training happens on 112x112 random crops of the 224x224 images (a quarter of the work of whole
 images; the layers are fully convolutional, so the weights then run at 224x224 with the patch grid
 that keeps each patch the same size: 4 patches of 112 at 224 are 1 patch of 112 at 112; 16 of 56
-are 4 of 56). Default budget on 2 cores: NAS about 20 min, each full training `epochs` x ~40 s,
-the rest about 15 min: about 75-90 min in all. --full: the larger NAS and 3x the epochs.
+are 4 of 56). Default budget, measured on 2 cores: the NAS 50 min (32 trials; a second run reads
+its journal in seconds), each of the five full trainings 6 epochs x ~72 s = ~7 min, the rest
+about 17 min (rate-quality 10, packet loss 2, network 3, deployment 2.5): about 100 min in all.
+--full: the larger NAS and 36 epochs (several hours; a GPU where there is one).
 """
 from __future__ import annotations
 
@@ -52,7 +54,7 @@ BASELINE_BUDGETS = (400, 500, 625, 750, 1000, 1250, 1500, 2000, 2500, 3000, 4000
 
 @dataclass
 class BenchSettings:
-    epochs: int = 12
+    epochs: int = 6
     top_k: int = 2
     latent_channels: int = 4
     bins: int = 16
@@ -361,7 +363,7 @@ def network(codec, s: BenchSettings) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="the larger NAS and 3x the training epochs")
-    ap.add_argument("--epochs", type=int, help="full-training epochs (default 12, --full 36)")
+    ap.add_argument("--epochs", type=int, help="full-training epochs (default 6, --full 36)")
     ap.add_argument("--retrain", action="store_true", help="train again even where models/image-codec matches")
     ap.add_argument("--limit", type=int, help="held-out images per dataset (default: all)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["loss", "network", "deploy"])

@@ -29,8 +29,9 @@ Reported, measured on this run only:
 Resumable: the study lives in a journal file (build/image-nas/<study>.journal) and each trial's
 weights in its own work folder, so a killed search run again continues with the trial it was in.
 
-Default budget (2 cores): 20 samples x 12 epochs + 12 searched candidates, about 30-40 minutes;
-``--full``: 48 samples x 20 epochs + 48 searched (several hours).
+Default budget (2 cores): 20 samples x 12 epochs + 12 searched candidates, 50 minutes as measured
+by make bench-image (1.5 to 2.3 minutes a fully trained candidate); ``--full``: 48 samples x 20
+epochs + 48 searched (several hours).
 """
 from __future__ import annotations
 
