@@ -324,3 +324,14 @@ def test_cli_nn_generate_and_verify(capsys, refused_models, tmp_path):
     err = capsys.readouterr().err
     assert "LEAKY_RELU" in err and "nothing was written" in err
     assert main(["nn-generate", str(tmp_path / "missing.tflite")]) == 2
+
+
+def test_harness_header_sizes_fit_their_type():
+    """tc_nn_model.h keeps 16-bit sizes (the MSP430's word) while they fit and goes to 32 bits for a
+    larger tensor: a 224x224 RGB input (150528 B) overflowed uint16_t and broke the build."""
+    from toolchain.nn.codegen import _generic_header
+    small = _generic_header("m", [{"bytes": 65535}], [{"bytes": 10}])
+    assert "static const uint16_t tc_nn_input_bytes[1] = {65535};" in small
+    big = _generic_header("m", [{"bytes": 224 * 224 * 3}], [{"bytes": 3136}])
+    assert "static const uint32_t tc_nn_input_bytes[1] = {150528};" in big
+    assert "static const uint32_t tc_nn_output_bytes[1] = {3136};" in big

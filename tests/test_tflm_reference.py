@@ -157,3 +157,21 @@ def test_wrong_input_shape_or_dtype_is_named(model):
         run_tflm(model, [np.zeros(16, np.int8)])
     with pytest.raises(TFLiteReferenceError, match=r"input 1: shape \(1, 16\) dtype float32"):
         run_tflite_ref(model, [np.zeros(IN_SHAPE, np.int8), np.zeros(IN_SHAPE, np.float32)])
+
+
+def test_model_whose_activations_outgrow_the_default_arena():
+    """TFLite Micro's default arena is 10x the model's bytes. A conv on a 224x224x3 image has a few
+    hundred bytes of weights and 800 kB of activations: the reference retries with an arena bounded
+    by the tensors and runs it (the image codec's encoder hit this)."""
+    import keras
+
+    from toolchain.train.zoo.common import convert_int8
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((224, 224, 3)), keras.layers.Conv2D(16, 3, padding="same", activation="relu")])
+    rng = np.random.default_rng(0)
+    tfl = convert_int8(m, rng.random((4, 224, 224, 3), dtype=np.float32))
+    assert 10 * len(tfl) < 224 * 224 * 16
+    x = rng.integers(-128, 128, (1, 224, 224, 3), dtype=np.int8)
+    (out,), = run_tflm_all(tfl, [x])
+    assert out.shape == (1, 224, 224, 16) and out.dtype == np.int8
+    assert len(np.unique(out)) > 1

@@ -139,7 +139,7 @@ def _generic_header(name: str, inputs: list[dict], outputs: list[dict]) -> str:
     ins = ", ".join(str(t["bytes"]) for t in inputs)
     outs = ", ".join(str(t["bytes"]) for t in outputs)
     # 16 bits where every size fits (the MSP430's native word), else 32 (a 224x224 RGB input is 150528 B)
-    size_t_ = "uint16_t" if max(t["bytes"] for t in [*inputs, *outputs]) <= 0xFFFF else "uint32_t"
+    size_type = "uint16_t" if max(t["bytes"] for t in [*inputs, *outputs]) <= 0xFFFF else "uint32_t"
     lines = [
         f"/* Generic names for the generated model '{name}', used by the tinycodec test harnesses. */",
         "#ifndef TC_NN_MODEL_H", "#define TC_NN_MODEL_H", "", "#include <stdint.h>", "",
@@ -149,8 +149,8 @@ def _generic_header(name: str, inputs: list[dict], outputs: list[dict]) -> str:
         f"#define TC_NN_OUTPUT_TOTAL {sum(t['bytes'] for t in outputs)}",
         f"#define TC_NN_INPUT(i) {name}_input(i)", f"#define TC_NN_OUTPUT(i) {name}_output(i)",
         f"#define TC_NN_INVOKE() {name}_invoke()",
-        f"static const {size_t_} tc_nn_input_bytes[{len(inputs)}] = {{{ins}}};",
-        f"static const {size_t_} tc_nn_output_bytes[{len(outputs)}] = {{{outs}}};", "", "#endif", "",
+        f"static const {size_type} tc_nn_input_bytes[{len(inputs)}] = {{{ins}}};",
+        f"static const {size_type} tc_nn_output_bytes[{len(outputs)}] = {{{outs}}};", "", "#endif", "",
     ]
     return "\n".join(lines)
 

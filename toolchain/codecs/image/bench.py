@@ -362,7 +362,7 @@ def network(codec, s: BenchSettings) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--full", action="store_true", help="the larger NAS and 3x the training epochs")
+    ap.add_argument("--full", action="store_true", help="the larger NAS and 36 training epochs")
     ap.add_argument("--epochs", type=int, help="full-training epochs (default 6, --full 36)")
     ap.add_argument("--retrain", action="store_true", help="train again even where models/image-codec matches")
     ap.add_argument("--limit", type=int, help="held-out images per dataset (default: all)")
